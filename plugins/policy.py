@@ -1,0 +1,149 @@
+"""Built-in default permission policy: who sees what, by role.
+
+Registered ``trylast`` so every other plugin votes first; any deny wins, so a plugin can narrow
+this policy but this policy never overrides a plugin's "no". It only says yes (or abstains):
+
+- ``hr``: every candidate, opening, interview, recording and report of the organisation;
+- ``dept_head``: candidates who applied to (or were interviewed for) openings of their departments;
+- ``interviewer``: interviews they are assigned to, plus candidates explicitly granted to them;
+- ``candidate``: their own profile;
+- ``it_admin``: system settings and health, no candidate data unless also ``hr``.
+
+Everything is read from the database at each call, so a change of role, department or grant
+takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+from talentreel.server import models as m
+from talentreel.server.plugins import hookimpl
+
+CANDIDATE_DATA = {"candidate", "interview", "recording", "report"}
+SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage"}
+
+
+def _candidate_of(obj):
+    if isinstance(obj, m.Candidate):
+        return obj
+    if isinstance(obj, (m.Interview, m.Recording)):
+        return obj.candidate
+    if isinstance(obj, m.Report):
+        return obj.recording.candidate
+    return None
+
+
+def _interview_of(obj):
+    if isinstance(obj, m.Interview):
+        return obj
+    if isinstance(obj, m.Recording):
+        return obj.interview
+    if isinstance(obj, m.Report):
+        return obj.recording.interview
+    return None
+
+
+def _org_id(obj):
+    if obj is None:
+        return None
+    if isinstance(obj, (m.Candidate, m.Opening, m.Department, m.User, m.Tag)):
+        return obj.organisation_id
+    candidate = _candidate_of(obj)
+    return candidate.organisation_id if candidate else None
+
+
+def dept_head_reaches(user, candidate) -> bool:
+    departments = user.department_ids
+    if not departments:
+        return False
+    applied = (
+        m.Application.select()
+        .join(m.Opening)
+        .where((m.Application.candidate == candidate) & (m.Opening.department.in_(departments)))
+        .exists()
+    )
+    return applied or (
+        m.Interview.select()
+        .join(m.Opening)
+        .where((m.Interview.candidate == candidate) & (m.Opening.department.in_(departments)))
+        .exists()
+    )
+
+
+def interviewer_assigned(user, interview) -> bool:
+    return (
+        interview is not None
+        and m.InterviewInterviewer.select()
+        .where((m.InterviewInterviewer.interview == interview) & (m.InterviewInterviewer.user == user))
+        .exists()
+    )
+
+
+def interviewer_reaches_candidate(user, candidate) -> bool:
+    return (
+        m.InterviewInterviewer.select()
+        .join(m.Interview)
+        .where((m.InterviewInterviewer.user == user) & (m.Interview.candidate == candidate))
+        .exists()
+    )
+
+
+def active_grant(user, candidate, permission: str = "view") -> bool:
+    allowed = ("view", "edit") if permission == "view" else ("edit",)
+    now = m.utcnow()
+    return (
+        m.Grant.select()
+        .where(
+            (m.Grant.user == user)
+            & (m.Grant.candidate == candidate)
+            & (m.Grant.permission.in_(allowed))
+            & m.Grant.revoked_at.is_null()
+            & (m.Grant.expires_at.is_null() | (m.Grant.expires_at > now))
+        )
+        .exists()
+    )
+
+
+@hookimpl(trylast=True)
+def talentreel_permission(user, action, obj):
+    if not user.is_active:
+        return False
+    roles = user.roles
+    kind, _, verb = action.partition(".")
+
+    if action in SYSTEM_ACTIONS:
+        if action == "audit.view":
+            return True if roles & {"it_admin", "hr"} else None
+        return True if "it_admin" in roles else None
+
+    org = _org_id(obj)
+    if org is not None and org != user.organisation_id:
+        return False  # never across organisations, whatever the role
+
+    if "hr" in roles:
+        return True if kind in CANDIDATE_DATA | {"opening", "department", "tag", "grant", "search"} else None
+
+    if kind == "opening":
+        if verb in ("view", "list"):
+            if "dept_head" in roles:
+                return True if obj is None or obj.department_id in user.department_ids else None
+        return None
+
+    if kind in CANDIDATE_DATA:
+        if obj is None:  # listing: each row is checked again, or the query is scoped (see scoping.py)
+            return True if verb == "list" and roles & {"dept_head", "interviewer", "candidate"} else None
+        candidate = _candidate_of(obj)
+        read = verb in ("view", "list", "play")
+        if "dept_head" in roles and read and dept_head_reaches(user, candidate):
+            return True
+        if "interviewer" in roles:
+            if read:
+                interview = _interview_of(obj)
+                if interview is not None and interviewer_assigned(user, interview):
+                    return True
+                if kind == "candidate" and interviewer_reaches_candidate(user, candidate):
+                    return True
+            if active_grant(user, candidate, "view" if read else "edit"):
+                return True
+        if "candidate" in roles and kind == "candidate" and verb == "view" and candidate.user_id == user.id:
+            return True
+    return None

@@ -1,0 +1,188 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import peewee
+import pluggy
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import db as dbmod
+from . import schema
+from .auth.sessions import TalentReelSessionInterface
+from .config import load_settings
+from .errors import DatabaseUnavailable, NotFound, PermissionDenied, ValidationError
+from .plugins import make_plugin_manager, merged_by_name
+
+log = logging.getLogger("talentreel")
+
+csrf = CSRFProtect()
+
+
+@dataclass
+class TalentReel:
+    """Per-application state, kept in ``app.extensions["talentreel"]``."""
+
+    settings: Mapping[str, Any]
+    plugins: pluggy.PluginManager
+    database: peewee.Database
+    _storage: Any = field(default=None, repr=False)
+
+    @property
+    def storage(self):
+        """The configured storage backend, built on first use."""
+        if self._storage is None:
+            backends = merged_by_name(self.plugins, "talentreel_storage_backends")
+            name = self.settings["storage_backend"]
+            if name not in backends:
+                from .errors import ConfigError
+
+                raise ConfigError(f"setting 'storage_backend': no plugin offers '{name}' (available: {', '.join(sorted(backends))})")
+            self._storage = backends[name]["factory"](self.settings)
+        return self._storage
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True) -> Flask:
+    """Build a TalentReel application.
+
+    config: setting overrides (see config.SETTINGS); they win over the config file and environment.
+    migrate: apply pending schema migrations (CLI commands that only read may skip it).
+    Raises ConfigError, PluginError or DatabaseUnavailable with a one-line message.
+    """
+    settings = load_settings(config)
+    logging.basicConfig(level=settings["log_level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings["secret_key"],
+        SESSION_COOKIE_NAME="talentreel_session",
+        SESSION_COOKIE_SECURE=settings["cookie_secure"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_SSL_STRICT=settings["cookie_secure"],
+        JSON_SORT_KEYS=False,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+    )
+    if settings["trust_proxy"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    database = dbmod.open_database(settings["database_url"])
+    dbmod.check_connection(database, settings["database_url"])
+    dbmod.database.initialize(database)
+    if migrate:
+        schema.migrate(database)
+
+    plugins = make_plugin_manager(settings)
+    state = TalentReel(settings=settings, plugins=plugins, database=database)
+    app.extensions["talentreel"] = state
+
+    app.session_interface = TalentReelSessionInterface()
+    csrf.init_app(app)
+
+    from . import i18n
+
+    i18n.init_app(app)
+    _install_request_hooks(app, database)
+    _install_error_handlers(app)
+
+    from .api import api_bp
+    from .auth.views import auth_bp
+    from .meta import meta_bp
+    from .web import web_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(web_bp)
+    app.register_blueprint(meta_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # token-authenticated, never cookie-authenticated
+
+    plugins.hook.talentreel_startup(app=app)
+    return app
+
+
+def _install_request_hooks(app: Flask, database: peewee.Database) -> None:
+    @app.before_request
+    def open_db():
+        # The session interface ran already and may have connected; this makes it explicit.
+        database.connect(reuse_if_open=True)
+
+    @app.before_request
+    def load_user():
+        from flask import session
+
+        g.user = getattr(session, "user", None)
+
+    @app.teardown_request
+    def close_db(exc):
+        if not database.is_closed():
+            database.close()
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+
+
+def _install_error_handlers(app: Flask) -> None:
+    from .i18n import _
+
+    def render(status: int, message: str):
+        if _wants_json():
+            return jsonify({"error": message, "status": status}), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(peewee.InterfaceError)
+    @app.errorhandler(DatabaseUnavailable)
+    def database_down(exc):
+        log.error("database unavailable: %s", exc)
+        return render(503, _("The database is unavailable; try again shortly."))
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc):
+        return render(400, _("The form expired or did not come from this site; reload the page and try again."))
+
+    @app.errorhandler(ValidationError)
+    def invalid(exc):
+        return render(400, str(exc))
+
+    @app.errorhandler(NotFound)
+    @app.errorhandler(404)
+    def not_found(exc):
+        return render(404, _("Not found."))
+
+    @app.errorhandler(PermissionDenied)
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return render(403, _("You do not have access to this."))
+
+    @app.errorhandler(405)
+    def method_not_allowed(exc):
+        return render(405, _("This method is not allowed here."))
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return render(413, _("The request is too large."))
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return render(500, _("Something went wrong on the server; the error was logged."))

@@ -1,0 +1,1 @@
+"""Accounts: password hashing, server-side sessions, sign-in rate limit, API tokens, bootstrap."""

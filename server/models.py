@@ -1,0 +1,355 @@
+"""The data model. Every table of the product is declared here; schema.py creates and migrates them.
+
+Names follow the domain: an organisation has departments and users; candidates apply to openings
+(job requisitions owned by a department); an interview of a candidate has recordings; analysis of a
+recording yields versioned reports; taggers turn reports into candidate tags with evidence moments;
+grants give explicit access beyond a role; audit events form a hash chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+from .db import JSONField, database
+
+ROLES = ("it_admin", "hr", "dept_head", "interviewer", "candidate")
+"""The roles a user can hold; one user may hold several (an IT admin who is also HR)."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """One row per applied schema migration."""
+
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField()
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+class Organisation(BaseModel):
+    name = pw.CharField()
+    settings = JSONField(default=dict)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Department(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="departments", on_delete="CASCADE")
+    name = pw.CharField()
+    code = pw.CharField(null=True)
+
+    class Meta:
+        indexes = ((("organisation", "name"), True),)
+
+
+class User(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="users", on_delete="CASCADE")
+    username = pw.CharField(unique=True)
+    email = pw.CharField(null=True)
+    display_name = pw.CharField(default="")
+    password_hash = pw.CharField(null=True)  # null: cannot sign in with a password
+    locale = pw.CharField(null=True)  # null: follow the browser
+    is_active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_login_at = pw.DateTimeField(null=True)
+
+    @property
+    def roles(self) -> set[str]:
+        # Read on every request on purpose: a role change takes effect at the next request.
+        return {r.role for r in UserRole.select(UserRole.role).where(UserRole.user == self)}
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def department_ids(self) -> set[int]:
+        return {m.department_id for m in UserDepartment.select(UserDepartment.department).where(UserDepartment.user == self)}
+
+
+class UserRole(BaseModel):
+    user = pw.ForeignKeyField(User, backref="role_rows", on_delete="CASCADE")
+    role = pw.CharField(choices=[(r, r) for r in ROLES])
+
+    class Meta:
+        indexes = ((("user", "role"), True),)
+
+
+class UserDepartment(BaseModel):
+    """A user's membership of a department (a dept_head sees the candidates of its departments)."""
+
+    user = pw.ForeignKeyField(User, backref="department_rows", on_delete="CASCADE")
+    department = pw.ForeignKeyField(Department, backref="member_rows", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("user", "department"), True),)
+
+
+class SetupToken(BaseModel):
+    """The one-time admin bootstrap printed on first start when no user exists."""
+
+    token_hash = pw.CharField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    used_at = pw.DateTimeField(null=True)
+
+
+class WebSession(BaseModel):
+    """A server-side session; the cookie carries only a random id whose hash is stored here."""
+
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    token_hash = pw.CharField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    revoked_at = pw.DateTimeField(null=True)
+    ip = pw.CharField(null=True)
+    user_agent = pw.CharField(null=True)
+    data = JSONField(default=dict)
+
+
+class ApiToken(BaseModel):
+    """A bearer token for integrations; only its hash is stored, the prefix identifies it in lists."""
+
+    user = pw.ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    name = pw.CharField()
+    prefix = pw.CharField(index=True)
+    token_hash = pw.CharField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+class LoginAttempt(BaseModel):
+    """Sign-in attempts, kept for the rate limit (shared by every web process through the database)."""
+
+    username = pw.CharField(index=True)
+    ip = pw.CharField(index=True)
+    succeeded = pw.BooleanField()
+    at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class Candidate(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="candidates", on_delete="CASCADE")
+    name = pw.CharField()
+    email = pw.CharField(null=True, index=True)
+    phone = pw.CharField(null=True, index=True)
+    user = pw.ForeignKeyField(User, null=True, backref="candidate_profiles", on_delete="SET NULL")
+    in_talent_pool = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Opening(BaseModel):
+    """A job requisition, owned by a department."""
+
+    organisation = pw.ForeignKeyField(Organisation, backref="openings", on_delete="CASCADE")
+    department = pw.ForeignKeyField(Department, backref="openings", on_delete="RESTRICT")
+    title = pw.CharField()
+    status = pw.CharField(default="open", choices=[("open", "open"), ("closed", "closed")])
+    created_at = pw.DateTimeField(default=utcnow)
+    closed_at = pw.DateTimeField(null=True)
+
+
+class Application(BaseModel):
+    """A candidate applying to (or attached from the talent pool to) an opening."""
+
+    candidate = pw.ForeignKeyField(Candidate, backref="applications", on_delete="CASCADE")
+    opening = pw.ForeignKeyField(Opening, backref="applications", on_delete="CASCADE")
+    status = pw.CharField(default="applied")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("candidate", "opening"), True),)
+
+
+class Interview(BaseModel):
+    candidate = pw.ForeignKeyField(Candidate, backref="interviews", on_delete="CASCADE")
+    opening = pw.ForeignKeyField(Opening, null=True, backref="interviews", on_delete="SET NULL")
+    scheduled_at = pw.DateTimeField(null=True)
+    questions = JSONField(default=list)  # ["question text", ...] in the order asked
+    status = pw.CharField(default="scheduled")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class InterviewInterviewer(BaseModel):
+    interview = pw.ForeignKeyField(Interview, backref="interviewer_rows", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="interview_rows", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("interview", "user"), True),)
+
+
+RECORDING_STATES = ("uploaded", "processing", "ready", "failed")
+RECORDING_TRANSITIONS = {
+    "uploaded": {"processing", "failed"},
+    "processing": {"ready", "failed"},
+    "failed": {"processing"},  # a retry
+    "ready": {"processing"},  # re-processing, e.g. after a media pipeline upgrade
+}
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+class Recording(BaseModel):
+    candidate = pw.ForeignKeyField(Candidate, backref="recordings", on_delete="CASCADE")
+    interview = pw.ForeignKeyField(Interview, null=True, backref="recordings", on_delete="SET NULL")
+    state = pw.CharField(default="uploaded", choices=[(s, s) for s in RECORDING_STATES], index=True)
+    error = pw.TextField(null=True)
+    original_name = pw.CharField(null=True)
+    size_bytes = pw.BigIntegerField(default=0)
+    duration_seconds = pw.FloatField(null=True)
+    sha256 = pw.CharField(null=True)
+    media = JSONField(default=dict)  # probe results, how it was processed, stored object keys
+    tier = pw.CharField(default="hot")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    last_played_at = pw.DateTimeField(null=True)
+
+    def transition(self, new_state: str, error: str | None = None) -> None:
+        """Move along the state machine; a failure keeps its error, leaving failure clears it."""
+        if new_state not in RECORDING_TRANSITIONS.get(self.state, set()):
+            raise InvalidTransition(f"recording {self.id}: cannot go from {self.state} to {new_state}")
+        self.state = new_state
+        self.error = error if new_state == "failed" else None
+        self.updated_at = utcnow()
+        self.save()
+
+
+class Report(BaseModel):
+    """A versioned analysis report of one recording; a new analysis adds a version, never overwrites."""
+
+    recording = pw.ForeignKeyField(Recording, backref="reports", on_delete="CASCADE")
+    version = pw.IntegerField()
+    schema_version = pw.CharField(default="1")
+    data = JSONField(default=dict)
+    analyzers = JSONField(default=dict)  # {name: version} that produced it
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("recording", "version"), True),)
+
+
+TAG_KINDS = ("competency", "skill", "scene", "manual", "legacy")
+
+
+class Tag(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="tags", on_delete="CASCADE")
+    name = pw.CharField()
+    kind = pw.CharField(default="competency", choices=[(k, k) for k in TAG_KINDS])
+    label_en = pw.CharField(null=True)
+    label_zh = pw.CharField(null=True)
+    merged_into = pw.ForeignKeyField("self", null=True, backref="merged", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "name"), True),)
+
+
+class CandidateTag(BaseModel):
+    candidate = pw.ForeignKeyField(Candidate, backref="tags", on_delete="CASCADE")
+    tag = pw.ForeignKeyField(Tag, backref="candidate_tags", on_delete="CASCADE")
+    score = pw.FloatField(null=True)
+    source = pw.CharField(default="manual")  # tagger plugin name, "manual" or "migration"
+    created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class TagEvidence(BaseModel):
+    """A moment of a recording that justifies a candidate tag."""
+
+    candidate_tag = pw.ForeignKeyField(CandidateTag, backref="evidence", on_delete="CASCADE")
+    recording = pw.ForeignKeyField(Recording, backref="tag_evidence", on_delete="CASCADE")
+    start_seconds = pw.FloatField()
+    end_seconds = pw.FloatField()
+    note = pw.TextField(null=True)
+
+
+GRANT_PERMISSIONS = ("view", "edit")
+
+
+class Grant(BaseModel):
+    """Explicit access of a user to one candidate, beyond what the user's roles give."""
+
+    user = pw.ForeignKeyField(User, backref="grants", on_delete="CASCADE")
+    candidate = pw.ForeignKeyField(Candidate, backref="grants", on_delete="CASCADE")
+    permission = pw.CharField(default="view", choices=[(p, p) for p in GRANT_PERMISSIONS])
+    granted_by = pw.ForeignKeyField(User, null=True, backref="grants_given", on_delete="SET NULL")
+    reason = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+    last_used_at = pw.DateTimeField(null=True)
+
+
+class AuditEvent(BaseModel):
+    """One entry of the audit trail; `hash` chains it to the previous entry (see audit.py)."""
+
+    at = pw.DateTimeField(default=utcnow, index=True)
+    actor = pw.ForeignKeyField(User, null=True, backref="audit_events", on_delete="SET NULL", lazy_load=False)
+    actor_name = pw.CharField(default="")
+    action = pw.CharField(index=True)
+    object_type = pw.CharField(null=True)
+    object_id = pw.CharField(null=True)
+    ip = pw.CharField(null=True)
+    details = JSONField(default=dict)
+    prev_hash = pw.CharField(unique=True)  # unique: two writers cannot both extend the same head
+    hash = pw.CharField(unique=True)
+
+
+WORK_STATES = ("pending", "running", "done", "failed", "cancelled")
+
+
+class WorkItem(BaseModel):
+    """Work to do, as the database knows it. Redis (RQ) only carries it: the reconciler re-enqueues
+    pending or running items whose RQ job is gone, so losing Redis loses no work."""
+
+    queue = pw.CharField(index=True)
+    func = pw.CharField()  # dotted path of the job function
+    args = JSONField(default=list)  # ids only
+    state = pw.CharField(default="pending", choices=[(s, s) for s in WORK_STATES], index=True)
+    attempts = pw.IntegerField(default=0)
+    error = pw.TextField(null=True)
+    progress = JSONField(default=dict)
+    result = JSONField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    @property
+    def rq_job_id(self) -> str:
+        return f"talentreel-work-{self.id}"
+
+
+ALL_MODELS = (
+    SchemaVersion,
+    Organisation,
+    Department,
+    User,
+    UserRole,
+    UserDepartment,
+    SetupToken,
+    WebSession,
+    ApiToken,
+    LoginAttempt,
+    Candidate,
+    Opening,
+    Application,
+    Interview,
+    InterviewInterviewer,
+    Recording,
+    Report,
+    Tag,
+    CandidateTag,
+    TagEvidence,
+    Grant,
+    AuditEvent,
+    WorkItem,
+)

@@ -1,0 +1,48 @@
+"""One place that decides access: every page, API route, media token, export and admin view asks
+`can()` (or `require()`), which asks the permission hook (any deny wins, no allow means no)."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, g, redirect, request, url_for
+
+from .errors import PermissionDenied
+
+ACTIONS = (
+    "candidate.list", "candidate.view", "candidate.create", "candidate.edit", "candidate.delete",
+    "opening.list", "opening.view", "opening.create", "opening.edit",
+    "interview.list", "interview.view", "interview.create", "interview.edit",
+    "recording.view", "recording.play", "recording.create",
+    "report.view",
+    "department.list", "grant.manage", "tag.manage", "search.run",
+    "admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage",
+)
+"""Every action the core asks about; plugins' hook implementations may rely on this list."""
+
+
+def can(user, action: str, obj=None, app=None) -> bool:
+    if user is None or not user.is_active:
+        return False
+    app = app or current_app
+    votes = app.extensions["talentreel"].plugins.hook.talentreel_permission(user=user, action=action, obj=obj)
+    if any(v is False for v in votes):
+        return False
+    return any(v is True for v in votes)
+
+
+def require(action: str, obj=None) -> None:
+    if not can(getattr(g, "user", None), action, obj):
+        raise PermissionDenied(action)
+
+
+def login_required(view):
+    """Web views: anonymous visitors go to the sign-in page and come back afterwards."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if getattr(g, "user", None) is None:
+            return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+        return view(*args, **kwargs)
+
+    return wrapper

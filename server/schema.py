@@ -1,0 +1,78 @@
+"""Schema migrations, applied in order and recorded in `schema_version`.
+
+A migration is a function taking the database and a playhouse SchemaMigrator. Steps must be
+idempotent (check before altering): migration 1 creates the tables from the current models, so on a
+fresh database later steps find their change already present and do nothing, while an older
+database gets exactly the steps it misses. `talentreel init` and every start-up run `migrate()`;
+concurrent starters are serialised (PostgreSQL advisory lock, SQLite write lock).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import peewee as pw
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+
+from . import models
+
+MIGRATIONS: list[tuple[int, str, Callable]] = []
+
+ADVISORY_LOCK_KEY = 0x7A1E47  # arbitrary, constant: "talentreel schema"
+
+
+def migration(version: int, name: str):
+    def register(func):
+        MIGRATIONS.append((version, name, func))
+        return func
+
+    return register
+
+
+def column_exists(db: pw.Database, table: str, column: str) -> bool:
+    return any(c.name == column for c in db.get_columns(table))
+
+
+@migration(1, "initial schema")
+def _initial(db, migrator):
+    db.create_tables(models.ALL_MODELS, safe=True)
+
+
+def _migrator_for(db: pw.Database):
+    if isinstance(db, pw.PostgresqlDatabase):
+        return PostgresqlMigrator(db)
+    return SqliteMigrator(db)
+
+
+def applied_versions(db: pw.Database) -> set[int]:
+    if not db.table_exists("schema_version"):
+        return set()
+    return {row.version for row in models.SchemaVersion.select(models.SchemaVersion.version)}
+
+
+def pending(db: pw.Database) -> list[tuple[int, str]]:
+    done = applied_versions(db)
+    return [(v, n) for v, n, _ in sorted(MIGRATIONS) if v not in done]
+
+
+def migrate(db: pw.Database) -> list[int]:
+    """Apply every pending migration; return the versions applied now."""
+    applied = []
+    with db.connection_context():
+        is_pg = isinstance(db, pw.PostgresqlDatabase)
+        with db.atomic():
+            if is_pg:
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+            else:
+                # Take SQLite's write lock now so two starters cannot interleave.
+                db.execute_sql("CREATE TABLE IF NOT EXISTS schema_lock (id INTEGER)")
+                db.execute_sql("DELETE FROM schema_lock")
+            done = applied_versions(db)
+            migrator = _migrator_for(db)
+            for version, name, func in sorted(MIGRATIONS):
+                if version in done:
+                    continue
+                func(db, migrator)
+                models.SchemaVersion.create(version=version, name=name)
+                applied.append(version)
+    return applied
