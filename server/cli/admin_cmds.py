@@ -1,0 +1,100 @@
+"""Commands for IT admins: users, tokens, plugins, configuration, demo data."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import models as m
+from . import Instance, cli, emit, json_option, pass_instance
+
+
+@cli.command()
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, type=click.Choice(m.ROLES), default=("hr",), show_default=True,
+              help="Role to give; repeat for several.")
+@click.option("--email")
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--department", "departments", multiple=True, help="Department name (created if missing); repeat for several.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+@json_option
+@pass_instance
+def createuser(instance: Instance, username, roles, email, display_name, departments, password_stdin, as_json):
+    """Create a user who signs in with a password."""
+    from ..accounts import create_user, default_organisation
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    app = instance.app()
+    with app.extensions["talentreel"].database.connection_context():
+        org = default_organisation()
+        depts = [m.Department.get_or_create(organisation=org, name=name)[0] for name in departments]
+        user = create_user(username, password, roles, display_name=display_name, email=email, organisation=org, departments=depts)
+    emit({"id": user.id, "username": user.username, "roles": sorted(roles)}, as_json,
+         f"user {user.username} created with role(s) {', '.join(sorted(roles))}")
+
+
+@cli.group()
+def token():
+    """API tokens for integrations."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", help="What the token is for.")
+@json_option
+@pass_instance
+def token_create(instance: Instance, username, name, as_json):
+    """Create an API token for USERNAME; it is printed once."""
+    from ..accounts import create_api_token
+    from ..errors import NotFound
+
+    app = instance.app()
+    with app.extensions["talentreel"].database.connection_context():
+        user = m.User.get_or_none(m.User.username == username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        row, secret = create_api_token(user, name)
+    emit({"id": row.id, "user": username, "name": name, "token": secret}, as_json, secret)
+
+
+@cli.command()
+@json_option
+@pass_instance
+def plugins(instance: Instance, as_json):
+    """List loaded plugins with their versions and hooks."""
+    from ..plugins import describe_plugins
+
+    rows = describe_plugins(instance.app(migrate=False).extensions["talentreel"].plugins)
+    text = "\n".join(f"{r['name']:<24} {r['version'] or '-':<10} {r['source']:<12} {', '.join(r['hooks'])}" for r in rows)
+    emit(rows, as_json, text)
+
+
+@cli.command("config")
+@json_option
+@pass_instance
+def show_config(instance: Instance, as_json):
+    """Show the resolved settings (secrets hidden)."""
+    from ..config import BY_NAME, load_settings
+
+    values = {k: ("***" if BY_NAME[k].secret else v) for k, v in load_settings(instance.overrides).items()}
+    emit(values, as_json, "\n".join(f"{k} = {v!r}" for k, v in values.items()))
+
+
+@cli.command()
+@json_option
+@pass_instance
+def demo(instance: Instance, as_json):
+    """Seed demo data: departments, one user per role (passwords printed), openings, candidates."""
+    from ..demo import seed
+
+    app = instance.app()
+    with app.extensions["talentreel"].database.connection_context():
+        result = seed()
+    lines = ["Demo users (passwords are new on every run):"]
+    lines += [f"  {u['role']:<12} {u['username']:<14} {u['password']}" for u in result["users"]]
+    lines.append(f"{result['candidates']} candidates, {result['openings']} openings, {result['interviews']} interviews")
+    emit(result, as_json, "\n".join(lines))

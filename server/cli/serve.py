@@ -1,0 +1,46 @@
+"""Serving the WSGI app with gunicorn, in the embedded `up` and in production `web` alike."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+
+class GunicornServer(BaseApplication):
+    """gunicorn around an already-built app (configuration errors surface before forking)."""
+
+    def __init__(self, app, options: dict):
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        return self.application
+
+
+def serve(app, host: str, port: int, workers: int, threads: int, on_ready=None) -> None:
+    database = app.extensions["talentreel"].database
+    # Connections must not cross a fork: close (and for pools, drop) them before gunicorn forks.
+    if not database.is_closed():
+        database.close()
+    if hasattr(database, "close_all"):
+        database.close_all()
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 120,
+        "graceful_timeout": 20,
+        "accesslog": None,  # media URLs carry tokens: never log request lines by default
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "talentreel-web",
+    }
+    if on_ready is not None:
+        options["when_ready"] = lambda server: on_ready()
+    GunicornServer(app, options).run()

@@ -1,0 +1,100 @@
+"""Demo data for trying TalentReel out: `talentreel demo`.
+
+Running it again does not duplicate anything; it gives the demo users new passwords and prints
+them, which doubles as a way back in for someone who lost them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from . import models as m
+from .accounts import create_user, default_organisation, set_password
+
+DEPARTMENTS = ("销售部", "技术部", "人力资源部")
+
+USERS = (
+    # username, role, display name, departments
+    ("admin", "it_admin", "系统管理员 Admin", ()),
+    ("hr", "hr", "人事 Li Na", ("人力资源部",)),
+    ("sales_head", "dept_head", "销售总监 Wang Qiang", ("销售部",)),
+    ("tech_head", "dept_head", "技术总监 Zhao Min", ("技术部",)),
+    ("interviewer", "interviewer", "面试官 Chen Jie", ("技术部",)),
+    ("candidate", "candidate", "Zhang Wei", ()),
+)
+
+OPENINGS = (
+    ("大客户销售经理 Key Account Manager", "销售部"),
+    ("海外市场专员 Overseas Marketing Specialist", "销售部"),
+    ("后端工程师 Backend Engineer", "技术部"),
+)
+
+CANDIDATES = (
+    # name, email, phone, opening index
+    ("Zhang Wei", "zhang.wei@example.com", "+86 138 0000 0001", 0),
+    ("刘洋", "liu.yang@example.com", "+86 139 0000 0002", 0),
+    ("Sarah Miller", "sarah.miller@example.com", "+1 415 555 0103", 1),
+    ("王芳", "wang.fang@example.com", "+86 137 0000 0004", 1),
+    ("李强", "li.qiang@example.com", "+86 136 0000 0005", 2),
+    ("Priya Nair", "priya.nair@example.com", "+91 98 0000 0006", 2),
+    ("陈静", "chen.jing@example.com", "+86 135 0000 0007", 2),
+    ("Tom Becker", "tom.becker@example.com", "+49 30 0000 0008", 0),
+)
+
+QUESTIONS = (
+    "Tell us about a customer negotiation you led. / 请讲讲你主导过的一次客户谈判。",
+    "How do you handle pressure from conflicting deadlines? / 你如何应对相互冲突的截止时间带来的压力？",
+    "Describe a time you helped your team succeed. / 请描述一次你帮助团队取得成功的经历。",
+)
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def seed() -> dict:
+    org = default_organisation()
+    with m.Organisation._meta.database.atomic():
+        depts = {name: m.Department.get_or_create(organisation=org, name=name)[0] for name in DEPARTMENTS}
+        users = []
+        by_name = {}
+        for username, role, display, dept_names in USERS:
+            password = _password()
+            user = m.User.get_or_none(m.User.username == username)
+            if user is None:
+                user = create_user(username, password, (role,), display_name=display, organisation=org,
+                                   departments=[depts[d] for d in dept_names], email=f"{username}@demo.talentreel.local")
+            else:
+                set_password(user, password)
+            by_name[username] = user
+            users.append({"role": role, "username": username, "password": password})
+
+        openings = []
+        for title, dept in OPENINGS:
+            opening, _ = m.Opening.get_or_create(organisation=org, title=title, defaults={"department": depts[dept]})
+            openings.append(opening)
+
+        start = dt.datetime(2026, 12, 1, 9, 0)
+        interviews = 0
+        for i, (name, email, phone, opening_index) in enumerate(CANDIDATES):
+            candidate, _ = m.Candidate.get_or_create(organisation=org, email=email, defaults={"name": name, "phone": phone})
+            opening = openings[opening_index]
+            m.Application.get_or_create(candidate=candidate, opening=opening)
+            interview, _ = m.Interview.get_or_create(
+                candidate=candidate, opening=opening,
+                defaults={"scheduled_at": start + dt.timedelta(days=i, hours=i % 3), "questions": list(QUESTIONS)},
+            )
+            interviews += 1
+            if opening.department.name == "技术部" or i == 0:
+                m.InterviewInterviewer.get_or_create(interview=interview, user=by_name["interviewer"])
+        # The demo candidate account sees its own profile.
+        m.Candidate.update(user=by_name["candidate"]).where((m.Candidate.email == CANDIDATES[0][1]) & (m.Candidate.organisation == org)).execute()
+
+    return {
+        "users": users,
+        "departments": len(depts),
+        "openings": len(openings),
+        "candidates": len(CANDIDATES),
+        "interviews": interviews,
+    }

@@ -1,0 +1,119 @@
+"""What every job shares: the worker's application, the WorkItem bookkeeping and progress.
+
+The worker process builds the application once (`set_app`); RQ forks a work horse per job, which
+inherits it, so configuration, plugins and any models a plugin loaded at start-up are not rebuilt
+per job. The `job` decorator opens the database for the job, records the attempt, the outcome and
+the error on the WorkItem, and closes the connection again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import traceback
+
+from rq import get_current_job
+
+log = logging.getLogger("talentreel.workers")
+
+_app = None
+_connections_pid = None  # the process whose database connections the app's state describes
+
+
+def set_app(app) -> None:
+    global _app, _connections_pid
+    _app = app
+    _connections_pid = os.getpid()
+
+
+def _forget_inherited_connections(database) -> None:
+    """In a forked work horse, drop (without closing) connections inherited from the parent:
+    closing them would close the parent's sockets, using them would interleave two processes'
+    traffic on one connection. The child then opens its own."""
+    global _connections_pid
+    if _connections_pid == os.getpid():
+        return
+    if hasattr(database, "_in_use"):  # playhouse pool
+        database._connections = []
+        database._in_use = {}
+    database._state.reset()
+    _connections_pid = os.getpid()
+
+
+def get_app():
+    """The worker's application; built from the environment if the process did not set one."""
+    global _app
+    if _app is None:
+        from talentreel.server import create_app
+
+        set_app(create_app(migrate=False))
+    return _app
+
+
+def settings():
+    return get_app().extensions["talentreel"].settings
+
+
+def report_progress(fraction: float, message: str = "") -> None:
+    """Publish progress (0..1) on the RQ job and the WorkItem, for the UI's live progress."""
+    from talentreel.server import models as m
+
+    progress = {"fraction": round(max(0.0, min(1.0, fraction)), 4), "message": message}
+    job = get_current_job()
+    if job is not None:
+        job.meta["progress"] = progress
+        job.save_meta()
+        work_id = job.meta.get("work_id")
+        if work_id:
+            m.WorkItem.update(progress=progress, updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
+
+
+def job(func):
+    """Mark a function as a TalentReel job (see module docstring)."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        from talentreel.server import models as m
+
+        app = get_app()
+        database = app.extensions["talentreel"].database
+        rq_job = get_current_job()
+        work_id = rq_job.meta.get("work_id") if rq_job is not None else None
+        _forget_inherited_connections(database)
+        with app.app_context():
+            database.connect(reuse_if_open=True)
+            try:
+                if work_id:
+                    m.WorkItem.update(state="running", attempts=m.WorkItem.attempts + 1, updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
+                try:
+                    result = func(*args, **kwargs)
+                except Exception as exc:
+                    if work_id:
+                        retries_left = getattr(rq_job, "retries_left", None) or 0
+                        m.WorkItem.update(
+                            state="pending" if retries_left > 0 else "failed",
+                            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:8000],
+                            updated_at=m.utcnow(),
+                        ).where(m.WorkItem.id == work_id).execute()
+                    raise
+                if work_id:
+                    m.WorkItem.update(state="done", error=None, result=result if _jsonable(result) else None,
+                                      updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
+                return result
+            finally:
+                if not database.is_closed():
+                    database.close()
+
+    run.is_talentreel_job = True
+    return run
+
+
+def _jsonable(value) -> bool:
+    import json
+
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
