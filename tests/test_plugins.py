@@ -94,7 +94,8 @@ def test_plugins_json_lists_name_version_hooks(app_with_plugin):
 def test_cli_plugins_lists_the_same(example_plugin_dir, settings, tmp_path):
     import os
 
-    env = dict(os.environ, PYTHONPATH=str(example_plugin_dir), TALENTREEL_DATABASE_URL=settings["database_url"])
+    pythonpath = os.pathsep.join(p for p in (str(example_plugin_dir), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONPATH=pythonpath, TALENTREEL_DATABASE_URL=settings["database_url"])
     out = subprocess.run([sys.executable, "-m", "talentreel.server.cli", "--data", settings["data_dir"], "plugins", "--json"],
                          capture_output=True, text=True, env=env, check=True).stdout
     import json

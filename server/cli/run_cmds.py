@@ -68,7 +68,8 @@ def up(instance: Instance, port, host):
             env["TALENTREEL_REDIS_URL"] = redis_server.url
         embedded.write_runtime(settings, redis_url=redis_server.url if redis_server else settings["redis_url"], web_url=url)
         # Own session: Ctrl-C reaches only `up`, which then stops web, worker and Redis in that order.
-        worker = subprocess.Popen([sys.executable, "-m", "talentreel.server.cli", "worker"], env=env, start_new_session=True)
+        worker = subprocess.Popen([sys.executable, "-m", "talentreel.server.cli", "--data", settings["data_dir"], "worker"],
+                                  env=env, start_new_session=True)
         _print_bootstrap(app, url)
 
         def ready():
