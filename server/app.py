@@ -102,6 +102,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token-authenticated, never cookie-authenticated
 
+    from ..admin import init_app as init_admin
+
+    init_admin(app)
+
     plugins.hook.talentreel_startup(app=app)
     return app
 
@@ -127,10 +131,13 @@ def _install_request_hooks(app: Flask, database: peewee.Database) -> None:
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        nonce = getattr(g, "csp_nonce", None)  # pages with framework inline scripts (admin) get a nonce
+        script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+        style_src = "'self' 'unsafe-inline'" if nonce else "'self'"
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; "
-            "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            f"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src {style_src}; "
+            f"script-src {script_src}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
