@@ -146,7 +146,8 @@ def _install_request_hooks(app: Flask, database: peewee.Database) -> None:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+    return (request.path.startswith(("/api/", "/-/")) or request.path.endswith(".json")
+            or request.accept_mimetypes.best == "application/json")
 
 
 def _install_error_handlers(app: Flask) -> None:

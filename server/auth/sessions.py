@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee as pw
 from flask.sessions import SecureCookieSessionInterface, SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -49,18 +50,12 @@ class TalentReelSessionInterface(SessionInterface):
     def open_session(self, app, request):
         sid = request.cookies.get(COOKIE_NAME)
         if sid:
-            now = m.utcnow()
-            record = (
-                m.WebSession.select(m.WebSession, m.User)
-                .join(m.User)
-                .where(
-                    (m.WebSession.token_hash == token_hash(sid))
-                    & m.WebSession.revoked_at.is_null()
-                    & (m.WebSession.expires_at > now)
-                    & (m.User.is_active == True)  # noqa: E712  a disabled user's sessions die at once
-                )
-                .first()
-            )
+            try:
+                record = self._load(sid)
+            except (pw.OperationalError, pw.InterfaceError):
+                # Database down: carry on anonymously; the request itself then answers 503
+                # through the app's error handler instead of a bare 500 from session loading.
+                record = None
             if record is not None:
                 return ServerSession(dict(record.data or {}), record)
         serializer = self._anon.get_signing_serializer(app)
@@ -72,6 +67,21 @@ class TalentReelSessionInterface(SessionInterface):
             except Exception:  # a stale or forged cookie is simply ignored
                 data = {}
         return ServerSession(data)
+
+    @staticmethod
+    def _load(sid: str) -> m.WebSession | None:
+        now = m.utcnow()
+        return (
+            m.WebSession.select(m.WebSession, m.User)
+            .join(m.User)
+            .where(
+                (m.WebSession.token_hash == token_hash(sid))
+                & m.WebSession.revoked_at.is_null()
+                & (m.WebSession.expires_at > now)
+                & (m.User.is_active == True)  # noqa: E712  a disabled user's sessions die at once
+            )
+            .first()
+        )
 
     def save_session(self, app, session: ServerSession, response):
         domain = self.get_cookie_domain(app)
