@@ -43,8 +43,9 @@ def talentreel_storage_backends():
 
     :returns: a dict mapping backend name (``"local"``, ``"s3"``, ...) to a factory
         ``factory(settings) -> backend``; the backend object provides ``put(key, fileobj)``,
-        ``open(key)`` (a binary file object supporting ``seek``), ``delete(key)``, ``exists(key)``
-        and ``size(key)``.
+        ``open(key)`` (a binary file object supporting ``seek``), ``delete(key)``, ``exists(key)``,
+        ``size(key)`` and ``keys(prefix)``; backends with tiers add ``tier(key)`` and
+        ``set_tier(key, "hot"|"cold")`` (docs/storage.md).
     Combining: collected; the dicts are merged and a name offered twice stops start-up naming both
     plugins. The ``storage_backend`` setting picks one.
     """

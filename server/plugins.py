@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "talentreel"
 
 BUILTIN_PLUGINS = (
     "talentreel.plugins.storage_local",
+    "talentreel.plugins.storage_s3",
     "talentreel.plugins.policy",
 )
 """Module paths of the plugins TalentReel ships; each registers under its last path component."""

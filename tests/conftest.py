@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -124,6 +126,22 @@ def make_user(db):
         return create_user(username, PASSWORD, roles, **kwargs)
 
     return make
+
+
+CHROMIUM = Path(os.environ.get("TALENTREEL_TEST_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.fixture(scope="session")
+def chromium_executable():
+    """Debian's Chromium for browser tests. Installed from Debian's packages when missing and the
+    tests run as root (a fresh CI machine); otherwise a clear failure, never a silent skip."""
+    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, check=False, capture_output=True)
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's Chromium (apt-get install chromium) or point TALENTREEL_TEST_CHROMIUM at one")
+    return CHROMIUM
 
 
 def csrf_token_from(html: str) -> str:
