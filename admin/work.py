@@ -40,17 +40,30 @@ class WorkItemView(ConsoleModelView):
             audit.record("job.retry", item)
         flash(_("%(count)d job(s) queued again.", count=len(items)))
 
-    @action("cancel", _l("Cancel"), _l("Cancel the selected pending jobs?"))
+    @action("cancel", _l("Cancel"), _l("Cancel the selected jobs?"))
     def action_cancel(self, ids):
-        count = m.WorkItem.update(state="cancelled", updated_at=m.utcnow()).where(
-            m.WorkItem.id.in_([int(i) for i in ids]) & (m.WorkItem.state == "pending")).execute()
-        try:
-            from rq.job import Job
+        """Pending jobs are cancelled outright; a running job is asked to stop (it checks its
+        cancel flag while working, kills its ffmpeg child and records itself cancelled)."""
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
 
+        items = list(m.WorkItem.select().where(m.WorkItem.id.in_([int(i) for i in ids]) & m.WorkItem.state.in_(("pending", "running"))))
+        conn = None
+        try:
             conn = jobs.connect(current_app.extensions["talentreel"].settings)
-            for i in ids:
-                job = Job.fetch(f"talentreel-work-{int(i)}", connection=conn)
-                job.cancel()
-        except Exception:  # the database says cancelled; the worker checks before starting
+        except Exception:  # Redis down: the database still records the decision
             pass
-        flash(_("%(count)d job(s) cancelled.", count=count))
+        for item in items:
+            if item.state == "pending":
+                m.WorkItem.update(state="cancelled", updated_at=m.utcnow()).where(m.WorkItem.id == item.id).execute()
+            if conn is not None:
+                try:
+                    rq_job = Job.fetch(item.rq_job_id, connection=conn)
+                except NoSuchJobError:
+                    continue
+                rq_job.meta["cancel_requested"] = True
+                rq_job.save_meta()
+                if item.state == "pending":
+                    rq_job.cancel()
+            audit.record("job.cancel", item)
+        flash(_("%(count)d job(s) cancelled.", count=len(items)))

@@ -210,6 +210,9 @@ class Recording(BaseModel):
     sha256 = pw.CharField(null=True)
     media = JSONField(default=dict)  # probe results, how it was processed, stored object keys
     tier = pw.CharField(default="hot")
+    # Where it came from, unique so a retried arrival cannot make a second recording:
+    # "upload:<tus token>", "ingest:<sha256>" or "<migrator kind>:<legacy id>".
+    source_ref = pw.CharField(null=True, unique=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
     last_played_at = pw.DateTimeField(null=True)
@@ -328,6 +331,60 @@ class WorkItem(BaseModel):
         return f"talentreel-work-{self.id}"
 
 
+class CandidateKey(BaseModel):
+    """A candidate's own key (see docs/encryption.md): it wraps the data key of every object stored
+    for the candidate and is itself wrapped by a key-encryption key. Destroying it (wrapped set to
+    NULL, the row kept as a tombstone) makes those objects unreadable in every copy of them."""
+
+    candidate = pw.ForeignKeyField(Candidate, unique=True, backref="key_rows", on_delete="CASCADE")
+    kek_version = pw.IntegerField(null=True, index=True)  # null once destroyed
+    wrapped = pw.CharField(max_length=128, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    rewrapped_at = pw.DateTimeField(null=True)
+    destroyed_at = pw.DateTimeField(null=True)
+
+
+class DataKey(BaseModel):
+    """The data key of one encrypted object in storage, wrapped by its candidate's key (or, for an
+    object of no candidate, directly by a key-encryption key). `object_id` is the id written in the
+    object's header; two rows name the same `object_key` only while a replacement is in flight."""
+
+    object_id = pw.CharField(max_length=32, unique=True)
+    object_key = pw.CharField(index=True)  # the storage backend's key
+    candidate_key = pw.ForeignKeyField(CandidateKey, null=True, backref="data_keys", on_delete="CASCADE")
+    kek_version = pw.IntegerField(null=True, index=True)  # set only when wrapped directly by a KEK
+    wrapped = pw.CharField(max_length=128)
+    plaintext_size = pw.BigIntegerField(null=True)  # null until the object is stored
+    ciphertext_size = pw.BigIntegerField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    rewrapped_at = pw.DateTimeField(null=True)
+    stored_at = pw.DateTimeField(null=True)  # null: the put is in flight, or was interrupted
+
+
+UPLOAD_STATES = ("receiving", "complete", "failed")
+
+
+class Upload(BaseModel):
+    """A resumable (tus) upload of a recording. Its bytes arrive in a part file under the data
+    directory named by `token` (never by the client's file name); `received_bytes` counts only
+    bytes known to be on disk, so a resumed upload continues from there. The row outlives the part
+    file as a receipt (complete: the recording it became; failed: why) until the expiry cleanup."""
+
+    token = pw.CharField(max_length=32, unique=True)  # random; the upload's URL and part file name
+    user = pw.ForeignKeyField(User, backref="uploads", on_delete="CASCADE")
+    candidate = pw.ForeignKeyField(Candidate, backref="uploads", on_delete="CASCADE")
+    interview = pw.ForeignKeyField(Interview, null=True, backref="uploads", on_delete="SET NULL")
+    filename = pw.CharField(null=True)  # sanitised client file name, metadata only
+    filetype = pw.CharField(null=True)  # what the client claims; validation probes the content
+    size_bytes = pw.BigIntegerField()  # Upload-Length
+    received_bytes = pw.BigIntegerField(default=0)  # Upload-Offset
+    state = pw.CharField(default="receiving", choices=[(s, s) for s in UPLOAD_STATES], index=True)
+    error = pw.TextField(null=True)
+    recording = pw.ForeignKeyField(Recording, null=True, backref="uploads", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow, index=True)  # last bytes received: expiry counts from here
+
+
 ALL_MODELS = (
     SchemaVersion,
     Organisation,
@@ -352,4 +409,7 @@ ALL_MODELS = (
     Grant,
     AuditEvent,
     WorkItem,
+    CandidateKey,
+    DataKey,
+    Upload,
 )

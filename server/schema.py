@@ -38,6 +38,25 @@ def _initial(db, migrator):
     db.create_tables(models.ALL_MODELS, safe=True)
 
 
+@migration(2, "encryption keys: candidate keys and data keys")
+def _encryption_keys(db, migrator):
+    db.create_tables([models.CandidateKey, models.DataKey], safe=True)
+
+
+@migration(3, "resumable uploads")
+def _uploads(db, migrator):
+    db.create_tables([models.Upload], safe=True)
+
+
+@migration(4, "recordings remember where they came from")
+def _recording_source(db, migrator):
+    from playhouse.migrate import migrate as run
+
+    if not column_exists(db, "recording", "source_ref"):
+        run(migrator.add_column("recording", "source_ref", models.Recording.source_ref))
+        run(migrator.add_index("recording", ("source_ref",), unique=True))
+
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)

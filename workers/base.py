@@ -55,6 +55,10 @@ def settings():
     return get_app().extensions["talentreel"].settings
 
 
+class JobCancelled(Exception):
+    """Raised by a job that stopped because someone cancelled it: recorded, never retried."""
+
+
 def report_progress(fraction: float, message: str = "") -> None:
     """Publish progress (0..1) on the RQ job and the WorkItem, for the UI's live progress."""
     from talentreel.server import models as m
@@ -84,10 +88,16 @@ def job(func):
         with app.app_context():
             database.connect(reuse_if_open=True)
             try:
+                if work_id and m.WorkItem.select().where((m.WorkItem.id == work_id) & (m.WorkItem.state == "cancelled")).exists():
+                    return None  # cancelled while it waited in the queue
                 if work_id:
                     m.WorkItem.update(state="running", attempts=m.WorkItem.attempts + 1, updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
                 try:
                     result = func(*args, **kwargs)
+                except JobCancelled as exc:
+                    if work_id:
+                        m.WorkItem.update(state="cancelled", error=str(exc) or "cancelled", updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
+                    return None
                 except Exception as exc:
                     if work_id:
                         retries_left = getattr(rq_job, "retries_left", None) or 0

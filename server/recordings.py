@@ -1,0 +1,85 @@
+"""Recordings: from a file on disk to a stored, encrypted original and a queued media job.
+
+Every way in (browser upload, API upload, `talentreel ingest`, a migrator) ends here, so the
+checks are the same for all: the content is probed (never trusted by its name), limits apply,
+and nothing is stored for a refused file. The original is kept encrypted under
+``recordings/<id>/original``; the media job derives the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import audit, jobs
+from . import models as m
+
+MEDIA_JOB = "talentreel.workers.media.process_recording"
+
+OUTPUT_NAMES = ("video.mp4", "poster.jpg", "sprite.jpg", "sprite.json", "audio.wav")
+"""Files the media job derives; the replay serves the first four, analysis reads the wav."""
+
+ORIGINAL = "original"
+
+
+def object_key(recording_id: int, name: str) -> str:
+    return f"recordings/{recording_id}/{name}"
+
+
+def _clean_name(name: str | None) -> str | None:
+    """The client's file name, kept only as a label: no directories, no control characters."""
+    if not name:
+        return None
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or None
+
+
+def ingest_file(state, path: Path, *, candidate: m.Candidate, interview: m.Interview | None = None,
+                original_name: str | None = None, actor: m.User | None = None, source_ref: str | None = None) -> m.Recording:
+    """Validate the file at `path`, store it encrypted and queue its media job.
+
+    state: the app's TalentReel state (settings and store). source_ref: where the file came from
+    (see models.Recording.source_ref); a recording already made from it is returned as it is.
+    Raises MediaRejected (a ValidationError) with a message for the user; then no row and no
+    object remain.
+    """
+    if source_ref:
+        existing = m.Recording.get_or_none(m.Recording.source_ref == source_ref)
+        if existing is not None:
+            return existing
+    from .media.probe import validate
+
+    settings = state.settings
+    info = validate(path, settings["max_upload_bytes"], settings["max_duration_seconds"])
+    size = Path(path).stat().st_size
+    recording = m.Recording.create(
+        candidate=candidate, interview=interview, original_name=_clean_name(original_name),
+        size_bytes=size, duration_seconds=info.duration, media={"probe": info.as_dict()}, source_ref=source_ref,
+    )
+    try:
+        with open(path, "rb") as source:
+            state.store.put(object_key(recording.id, ORIGINAL), source, candidate_id=candidate.id)
+    except BaseException:
+        recording.delete_instance()  # nothing half-stored: the store removed its own pieces
+        raise
+    audit.record("recording.create", recording, actor=actor, details={"size": size, "name": recording.original_name})
+    jobs.enqueue(settings, "media", MEDIA_JOB, recording.id)
+    return recording
+
+
+def progress_of(recording: m.Recording) -> dict | None:
+    """The live progress of the recording's latest media job, for the UI."""
+    item = (m.WorkItem.select().where((m.WorkItem.func == MEDIA_JOB) & (m.WorkItem.args == [recording.id]))
+            .order_by(m.WorkItem.id.desc()).first())
+    if item is None:
+        return None
+    return {"state": item.state, "attempts": item.attempts, **(item.progress or {})}
+
+
+def complete_upload(state, upload: m.Upload, path: Path) -> int:
+    """The ingest completion handler: a finished resumable upload becomes a recording. Keyed by
+    the upload's token, so a crash between storing and answering cannot make a second one."""
+    recording = ingest_file(state, path, candidate=upload.candidate, interview=upload.interview,
+                            original_name=upload.filename, actor=upload.user, source_ref=f"upload:{upload.token}")
+    return recording.id
