@@ -3,3 +3,13 @@
 from flask import Blueprint
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from .access import IdConverter  # noqa: E402
+
+# Recorded before any route below, so the converter exists when their rules are bound.
+api_bp.record_once(lambda state: state.app.url_map.converters.setdefault("api_id", IdConverter))
+
+# Imported for their routes and hooks, which register themselves on api_bp.
+from . import auth, errors  # noqa: E402,F401
+from . import candidates, directory, interviews, openings, recordings  # noqa: E402,F401
+from . import openapi  # noqa: E402,F401  last: it describes the modules above
