@@ -1,0 +1,224 @@
+"""Running the ffmpeg binary: find it, follow its progress, and never leave it running.
+
+A media job can end in many ways besides success: RQ's job timeout (SIGALRM raising in the work
+horse), a cancel from the UI, an exception in a progress callback, or the work horse being killed
+outright. ffmpeg must die with every one of them, or a stopped job keeps burning the CPU of the
+next one. So the child is killed and reaped in a `finally`, and on Linux it is also told to die
+with its parent (PR_SET_PDEATHSIG) for the ends no `finally` sees, such as SIGKILL. It stays in
+the caller's process group on purpose: RQ stops a work horse by killing that group.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import functools
+import os
+import queue
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable, Sequence
+
+from ..errors import TalentReelError
+
+STDERR_TAIL_LINES = 30
+"""Lines of ffmpeg's stderr kept for the error message; the cause is nearly always at the end."""
+
+POLL_SECONDS = 0.1
+"""How often the deadline is checked while ffmpeg says nothing."""
+
+CANCEL_POLL_SECONDS = 0.5
+"""How often the cancel check runs: it may be a Redis round trip, and half a second is prompt enough."""
+
+
+class FfmpegError(TalentReelError):
+    """ffmpeg failed. Carries the command line and the last lines ffmpeg wrote to stderr."""
+
+    def __init__(self, message: str, command: Sequence[str] = (), stderr_tail: str = "", returncode: int | None = None):
+        self.command = list(command)
+        self.stderr_tail = stderr_tail
+        self.returncode = returncode
+        details = [message]
+        if self.command:
+            details.append("command: " + shlex.join(self.command))
+        if stderr_tail:
+            details.append("ffmpeg said:\n" + stderr_tail)
+        super().__init__("\n".join(details))
+
+
+class FfmpegTimeout(FfmpegError):
+    """ffmpeg ran past its time limit and was killed."""
+
+
+class FfmpegCancelled(FfmpegError):
+    """The work was cancelled while ffmpeg ran; ffmpeg was killed."""
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_executable() -> str:
+    """A system ffmpeg on PATH when there is one (distributions patch and update it), else the
+    static build shipped in the imageio-ffmpeg wheel, so a fresh machine needs nothing installed."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def is_cancelled(cancel) -> bool:
+    """Whether `cancel` (None, an Event, or a callable returning True) asks to stop."""
+    if cancel is None:
+        return False
+    if hasattr(cancel, "is_set"):  # threading.Event / multiprocessing.Event
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A preexec function making the kernel SIGKILL ffmpeg when this process dies (Linux only).
+
+    Strictly, when the thread that started ffmpeg ends; run() waits for ffmpeg in that thread,
+    so the two end together.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+    parent = os.getpid()
+
+    def hook():
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os._exit(1)
+
+    return hook
+
+
+def _parse_progress(stream, blocks: queue.Queue) -> None:
+    """Turn `-progress` key=value lines into one dict per block (a block ends with `progress=`)."""
+    block: dict[str, str] = {}
+    for raw in iter(stream.readline, b""):
+        key, sep, value = raw.decode("utf-8", "replace").strip().partition("=")
+        if not sep:
+            continue
+        block[key] = value
+        if key == "progress":
+            blocks.put(block)
+            block = {}
+    blocks.put(None)  # end of output: ffmpeg has exited or closed stdout
+
+
+def _collect_tail(stream, tail: collections.deque) -> None:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            tail.append(line)
+
+
+def _fraction(block: dict, duration: float | None) -> float | None:
+    if not duration or duration <= 0:
+        return None
+    value = block.get("out_time_us") or block.get("out_time_ms")  # both are microseconds
+    try:
+        micros = int(value)
+    except (TypeError, ValueError):  # "N/A" before the first packet is written
+        return None
+    return max(0.0, min(1.0, micros / 1e6 / duration))
+
+
+def _kill(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            process.kill()
+        except ProcessLookupError:
+            pass
+    process.wait()
+
+
+def run(
+    args: Sequence[str],
+    *,
+    duration: float | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancel=None,
+    timeout: float | None = None,
+) -> None:
+    """Run ffmpeg with `args` (everything after the executable, inputs and outputs).
+
+    duration: length of the input in seconds, to turn ffmpeg's output time into a fraction.
+    progress: called with a rising fraction 0..1 about twice a second, in the calling thread (so
+        it may use the caller's database connection), and with 1.0 at the end.
+    cancel: a callable returning True, or an Event, checked while ffmpeg runs.
+    timeout: seconds ffmpeg may run before it is killed.
+
+    Raises FfmpegTimeout, FfmpegCancelled or FfmpegError; ffmpeg is dead and reaped when this
+    returns or raises, whatever the reason.
+    """
+    command = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+               "-progress", "pipe:1", *args]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    tail: collections.deque = collections.deque(maxlen=STDERR_TAIL_LINES)
+    blocks: queue.Queue = queue.Queue()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=_die_with_parent_hook(), close_fds=True)
+    readers = [threading.Thread(target=_parse_progress, args=(process.stdout, blocks), daemon=True, name="ffmpeg-progress"),
+               threading.Thread(target=_collect_tail, args=(process.stderr, tail), daemon=True, name="ffmpeg-stderr")]
+    try:
+        for reader in readers:
+            reader.start()
+        next_cancel_check = 0.0
+        reported = -1.0  # the UI only needs a value when it rises
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                _kill(process)
+                raise FfmpegTimeout(f"ffmpeg did not finish within {timeout:g} s and was stopped", command, _tail(readers, tail))
+            if cancel is not None and now >= next_cancel_check:
+                next_cancel_check = now + CANCEL_POLL_SECONDS
+                if is_cancelled(cancel):
+                    _kill(process)
+                    raise FfmpegCancelled("cancelled; ffmpeg was stopped", command, _tail(readers, tail))
+            wait = POLL_SECONDS if deadline is None else max(0.0, min(POLL_SECONDS, deadline - now))
+            try:
+                block = blocks.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if block is None:
+                break
+            fraction = _fraction(block, duration)
+            if progress is not None and fraction is not None and fraction > reported:
+                reported = fraction
+                progress(fraction)
+        # stdout is closed, so ffmpeg is exiting; the deadline still holds for a slow exit.
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            returncode = process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            raise FfmpegTimeout(f"ffmpeg did not finish within {timeout:g} s and was stopped", command, _tail(readers, tail)) from None
+        if returncode != 0:
+            raise FfmpegError(f"ffmpeg failed with exit status {returncode}", command, _tail(readers, tail), returncode)
+    finally:
+        _kill(process)
+        for reader in readers:
+            if reader.is_alive():
+                reader.join(timeout=5)
+        for pipe in (process.stdout, process.stderr):
+            pipe.close()
+    if progress is not None and reported < 1.0:
+        progress(1.0)
+
+
+def _tail(readers, tail) -> str:
+    """The stderr tail once ffmpeg is dead: wait briefly for the reader to drain the pipe."""
+    readers[1].join(timeout=2)
+    return "\n".join(tail)

@@ -1,0 +1,248 @@
+"""The media engine: one recording in, the files the replay and the analysis need out.
+
+`process` makes, in one ffmpeg run that reads the recording once (plus a quick tiling of the
+thumbnails afterwards, see sprite.py):
+
+- video.mp4: H.264/AAC, +faststart. Streams already in those codecs are copied, not re-encoded.
+- poster.jpg: a picture from about 10% in, past the dark first frames of a webcam.
+- sprite.jpg + sprite.json: a grid of 160 px thumbnails, one every `interval` seconds (at most
+  about 100), for hover-scrubbing; the JSON gives each thumbnail's time and rectangle.
+- audio.wav: 16 kHz mono 16-bit PCM for the analyzers, on the same timeline as video.mp4.
+  Absent when the recording has no sound.
+
+When the video is copied nothing else needs its pictures, so the decoder is told to skip all but
+keyframes: thumbnails and poster then cost a few decoded frames instead of the whole video, and
+the job stays close to the speed of a bare remux. The price is that a thumbnail shows the last
+keyframe before its time, so with long keyframe intervals neighbouring thumbnails repeat
+(`exact_thumbnails` buys them back with a full decode).
+
+The outputs are written into a work directory beside out_dir and renamed into place at the end,
+so a run leaves either one whole new set or, when it fails, the previous set untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from . import ffmpeg, sprite
+from .probe import MediaInfo, check_complete, check_recording, probe
+
+VIDEO = "video.mp4"
+POSTER = "poster.jpg"
+SPRITE = "sprite.jpg"
+SPRITE_INDEX = "sprite.json"
+WAV = "audio.wav"
+THUMBNAILS = "thumbnails.y4m"
+"""Raw thumbnails ffmpeg writes for sprite.tile; not an output."""
+
+COPYABLE_VIDEO_CODECS = {"h264"}
+COPYABLE_PIX_FMTS = {"yuv420p", "yuvj420p"}
+"""8-bit 4:2:0: what every browser decodes. High 10 or 4:4:4 H.264 is re-encoded."""
+COPYABLE_AUDIO_CODECS = {"aac"}
+
+X264_PRESET = "veryfast"
+"""Fast enough for a 2-core worker to transcode an interview in a fraction of its length."""
+X264_CRF = 23
+AAC_BITRATE = "128k"
+
+POSTER_AT = 0.10
+"""Where the poster is taken, as a fraction of the duration."""
+POSTER_MAX_WIDTH = 1280
+POSTER_QUALITY = 3
+"""mjpeg qscale, 2 (best) .. 31."""
+
+WAV_SAMPLE_RATE = 16000
+
+HASH_CHUNK_BYTES = 1024 * 1024
+
+
+def _copies(info: MediaInfo) -> tuple[bool, bool | None]:
+    """(copy the video?, copy the audio? or None when there is no audio)."""
+    video = info.video
+    copy_video = video.codec in COPYABLE_VIDEO_CODECS and (video.pix_fmt or "yuv420p") in COPYABLE_PIX_FMTS
+    copy_audio = None if info.audio is None else info.audio.codec in COPYABLE_AUDIO_CODECS
+    return copy_video, copy_audio
+
+
+def plan(info: MediaInfo) -> str:
+    """How a recording becomes video.mp4: "remux" when every stream can be copied into MP4 as it
+    is (H.264 video, AAC or no audio), else "transcode". A transcode still copies whichever
+    stream is already fine."""
+    copy_video, copy_audio = _copies(info)
+    return "remux" if copy_video and copy_audio is not False else "transcode"
+
+
+def _ffmpeg_args(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_audio: bool | None, grid: dict,
+                 keyframes_only: bool) -> list[str]:
+    args = []
+    if keyframes_only:
+        # Decoder options only; a copied stream is untouched. One thread: with so few pictures
+        # to decode, handing every skipped packet between frame threads costs more than it saves.
+        args += ["-skip_frame", "nokey", "-threads", "1"]
+    args += ["-i", str(source)]
+
+    args += ["-map", "0:v:0"]
+    if copy_video:
+        args += ["-c:v", "copy"]
+    else:
+        video_filter = "format=yuv420p"
+        if info.video.width % 2 or info.video.height % 2:  # 4:2:0 needs even dimensions
+            video_filter = "crop=trunc(iw/2)*2:trunc(ih/2)*2," + video_filter
+        args += ["-vf", video_filter, "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF)]
+    if info.audio is not None:
+        args += ["-map", "0:a:0"] + (["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-b:a", AAC_BITRATE])
+    args += ["-movflags", "+faststart", "-f", "mp4", str(work / VIDEO)]
+
+    # The first picture (with keyframes only: the first keyframe) at or after poster_at. tpad
+    # repeats the last picture when none comes that late, so there always is a poster.
+    poster_at = round(POSTER_AT * info.duration, 3)
+    args += ["-map", "0:v:0", "-vf",
+             f"tpad=stop_mode=clone:stop_duration={poster_at + 1:.3f},select=gte(t\\,{poster_at}),"
+             f"scale=w=min({POSTER_MAX_WIDTH}\\,iw):h=-2",
+             "-frames:v", "1", "-q:v", str(POSTER_QUALITY), "-update", "1", "-f", "image2", str(work / POSTER)]
+
+    args += ["-map", "0:v:0", "-vf", sprite.thumbnail_filter(info.duration, grid), "-frames:v", str(grid["count"]),
+             "-f", "yuv4mpegpipe", str(work / THUMBNAILS)]
+
+    if info.audio is not None:
+        # first_pts=0 pads silence when the sound starts after the picture, so a time in the
+        # analysis is the same time in the replay.
+        args += ["-map", "0:a:0", "-af", "aresample=first_pts=0", "-ar", str(WAV_SAMPLE_RATE), "-ac", "1",
+                 "-c:a", "pcm_s16le", "-f", "wav", str(work / WAV)]
+    return args
+
+
+class _Beside(threading.Thread):
+    """Work done beside ffmpeg, on the core ffmpeg leaves free, so that its time is hidden."""
+
+    def __init__(self, name: str, function, *args):
+        super().__init__(daemon=True, name=name)
+        self.function, self.args = function, args
+        self.value = self.error = None
+
+    def run(self):
+        try:
+            self.value = self.function(*self.args)
+        except BaseException as exc:  # handed to the caller by result()
+            self.error = exc
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    def result(self):
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _sha256(path: Path, abandon: threading.Event) -> str | None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while not abandon.is_set():
+            chunk = fh.read(HASH_CHUNK_BYTES)
+            if not chunk:
+                return digest.hexdigest()
+            digest.update(chunk)  # hashlib releases the GIL on large chunks
+    return None
+
+
+def _remove_debris(out_dir: Path) -> None:
+    """Work and old directories left by a run that was killed (a `finally` never ran). Only one
+    media job runs per recording at a time, so none of these belongs to a live run."""
+    for pattern in (f".{out_dir.name}.partial-*", f".{out_dir.name}.old-*"):
+        for path in out_dir.parent.glob(pattern):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _move_into_place(work: Path, out_dir: Path) -> None:
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(out_dir, old)
+    os.rename(work, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def process(source_path, out_dir, progress: Callable[[float], None] | None = None, cancel=None,
+            timeout: float | None = None, exact_thumbnails: bool = False) -> dict:
+    """Turn the recording at `source_path` into the files listed in the module docstring, in
+    `out_dir`: a directory of this recording's own, created if missing, whose previous content
+    is replaced as a whole.
+
+    progress: called with a fraction 0..1 in this thread while ffmpeg works.
+    cancel: a callable returning True, or an Event; checked while ffmpeg works.
+    timeout: seconds the whole processing may take.
+    exact_thumbnails: decode every picture of a copied video too, so each thumbnail shows its
+        own moment rather than the keyframe before it; costs a full decode (several times a remux).
+
+    Raises MediaRejected (the file is not a usable recording), FfmpegTimeout, FfmpegCancelled or
+    FfmpegError. On any failure out_dir is left as it was and no partial output remains.
+    Returns what was done: how ("remux" | "transcode"), per stream "copy" or the encoder, probes
+    of input and output, each output file's size, and the original's sha256.
+    """
+    started = time.monotonic()
+    source, out_dir = Path(source_path), Path(out_dir)
+    info = probe(source)
+    check_recording(info)
+    copy_video, copy_audio = _copies(info)
+    grid = sprite.layout(info.duration)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_debris(out_dir)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    abandon = threading.Event()
+    # Checking that the file is whole (for an FLV without index, a pass over all its packets)
+    # and hashing it need not hold ffmpeg up: they run beside it, and a damaged file stops
+    # ffmpeg through the cancel check.
+    complete = _Beside("media-check", check_complete, source, info)
+    sha256 = _Beside("media-sha256", _sha256, source, abandon)
+    complete.start()
+    sha256.start()
+    try:
+        remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+        keyframes_only = copy_video and not exact_thumbnails
+        try:
+            ffmpeg.run(_ffmpeg_args(source, work, info, copy_video, copy_audio, grid, keyframes_only),
+                       duration=info.duration, progress=progress, timeout=remaining,
+                       cancel=lambda: complete.failed or ffmpeg.is_cancelled(cancel))
+        except ffmpeg.FfmpegError:
+            complete.join()
+            if complete.failed:  # the damage is the reason ffmpeg failed or was stopped
+                raise complete.error from None
+            raise
+        complete.result()
+        expected = [VIDEO, POSTER, THUMBNAILS] + ([WAV] if info.audio is not None else [])
+        missing = [name for name in expected if not (work / name).is_file() or (work / name).stat().st_size == 0]
+        if missing:
+            raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {', '.join(missing)}")
+        sprite.tile(work / THUMBNAILS, work / SPRITE, work / SPRITE_INDEX, grid)
+        (work / THUMBNAILS).unlink()
+        output = probe(work / VIDEO)
+        files = {path.name: path.stat().st_size for path in sorted(work.iterdir())}
+        digest = sha256.result()
+        _move_into_place(work, out_dir)
+    except BaseException:
+        abandon.set()
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return {
+        "how": plan(info),
+        "video": "copy" if copy_video else "libx264",
+        "audio": None if copy_audio is None else ("copy" if copy_audio else "aac"),
+        "input": info.as_dict(),
+        "output": output.as_dict(),
+        "files": files,
+        "sha256": digest,
+        "seconds": round(time.monotonic() - started, 3),
+    }

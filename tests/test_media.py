@@ -1,0 +1,267 @@
+"""The media pipeline: remux or transcode, poster, sprite, WAV; idempotent and clean on failure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import threading
+import wave
+
+import av
+import psutil
+import pytest
+
+from conftest import FIXTURES
+from talentreel.server.media import ffmpeg
+from talentreel.server.media.pipeline import plan, process
+from talentreel.server.media.probe import AudioInfo, MediaInfo, MediaRejected, VideoInfo
+from talentreel.server.media.sprite import layout
+
+INTERVIEW = FIXTURES / "interview_en"
+TRUTH = json.loads((INTERVIEW / "truth.json").read_text())
+OUTPUTS = {"video.mp4", "poster.jpg", "sprite.jpg", "sprite.json", "audio.wav"}
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    """Each fixture processed once for the module: name -> (result, output directory)."""
+    done = {}
+
+    def get(name):
+        if name not in done:
+            out = tmp_path_factory.mktemp("media") / "out"
+            done[name] = (process(INTERVIEW / name, out), out)
+        return done[name]
+
+    return get
+
+
+def video_packets(path):
+    """(count, sha256 of the payloads) of the first video stream's packets."""
+    digest, count = hashlib.sha256(), 0
+    with av.open(str(path)) as container:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size:
+                digest.update(bytes(packet))
+                count += 1
+    return count, digest.hexdigest()
+
+
+def top_level_boxes(path):
+    boxes, data = [], path.read_bytes()
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[offset + 8:offset + 16])[0]
+        boxes.append(kind.decode())
+        if size == 0:
+            break
+        offset += size
+    return boxes
+
+
+def decode_all(path):
+    """Decode every packet of every stream; returns {kind: frames} and fails on any decode error."""
+    frames = {"video": 0, "audio": 0}
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams.video, *container.streams.audio):
+            frames[frame.__class__.__name__.replace("Frame", "").lower()] += 1
+    return frames
+
+
+def ffmpeg_children():
+    return [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+
+
+@pytest.mark.parametrize("name", ["interview.mp4", "legacy_h264.flv"])
+def test_h264_aac_is_remuxed_not_reencoded(processed, name):
+    result, out = processed(name)
+    assert (result["how"], result["video"], result["audio"]) == ("remux", "copy", "copy")
+    assert result["output"]["video"]["codec"] == result["input"]["video"]["codec"] == "h264"
+    # The very same compressed pictures, byte for byte.
+    assert video_packets(out / "video.mp4") == video_packets(INTERVIEW / name)
+    assert result["output"]["video"]["bit_rate"] == pytest.approx(result["input"]["video"]["bit_rate"] or 6516, rel=0.1)
+    assert result["output"]["duration"] == pytest.approx(result["input"]["duration"], abs=0.2)
+
+
+def test_sorenson_is_transcoded_to_h264_aac(processed):
+    result, out = processed("legacy_sorenson.flv")
+    assert (result["how"], result["video"], result["audio"]) == ("transcode", "libx264", "aac")
+    assert result["input"]["video"]["codec"] == "flv1" and result["input"]["audio"]["codec"] == "mp3"
+    output = result["output"]
+    assert (output["video"]["codec"], output["video"]["pix_fmt"], output["audio"]["codec"]) == ("h264", "yuv420p", "aac")
+    assert (output["video"]["width"], output["video"]["height"]) == (480, 360)
+    assert output["duration"] == pytest.approx(TRUTH["duration"], abs=0.2)
+
+
+@pytest.mark.parametrize("name", ["interview.mp4", "legacy_h264.flv", "legacy_sorenson.flv"])
+def test_outputs_are_complete_and_play(processed, name):
+    result, out = processed(name)
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    assert result["files"] == {p.name: p.stat().st_size for p in out.iterdir()}
+    assert result["sha256"] == hashlib.sha256((INTERVIEW / name).read_bytes()).hexdigest()
+
+    boxes = top_level_boxes(out / "video.mp4")
+    assert boxes.index("moov") < boxes.index("mdat"), f"not faststart: {boxes}"
+
+    frames = decode_all(out / "video.mp4")
+    assert frames["video"] == pytest.approx(TRUTH["duration"] * TRUTH["fps"], abs=3)
+    assert frames["audio"] > 0
+
+    with av.open(str(out / "poster.jpg")) as poster:
+        assert poster.streams.video[0].codec_context.width == 480
+
+
+@pytest.mark.parametrize("name", ["interview.mp4", "legacy_h264.flv", "legacy_sorenson.flv"])
+def test_wav_is_16k_mono_for_the_whole_recording(processed, name):
+    _, out = processed(name)
+    with wave.open(str(out / "audio.wav")) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        assert wav.getnframes() / 16000 == pytest.approx(TRUTH["duration"], abs=0.1)
+
+
+@pytest.mark.parametrize("name", ["interview.mp4", "legacy_sorenson.flv"])
+def test_sprite_index_matches_the_image(processed, name):
+    result, out = processed(name)
+    index = json.loads((out / "sprite.json").read_text())
+    with av.open(str(out / "sprite.jpg")) as sprite:
+        context = sprite.streams.video[0].codec_context
+        assert (index["width"], index["height"]) == (context.width, context.height)
+    tiles = index["thumbnails"]
+    assert 0 < len(tiles) <= 100
+    assert [t["time"] for t in tiles] == [i * index["interval"] for i in range(len(tiles))]
+    assert tiles[-1]["time"] <= result["input"]["duration"] < tiles[-1]["time"] + 2 * index["interval"]
+    for tile in tiles:
+        assert tile["w"] == 160 and tile["h"] == 120  # 4:3 source
+        assert 0 <= tile["x"] and tile["x"] + tile["w"] <= index["width"]
+        assert 0 <= tile["y"] and tile["y"] + tile["h"] <= index["height"]
+    assert len({(t["x"], t["y"]) for t in tiles}) == len(tiles)
+
+
+def test_sprite_layout_caps_the_thumbnail_count():
+    assert layout(69.8) == {"interval": 1, "count": 70, "columns": 10, "rows": 7}
+    four_hours = layout(4 * 3600)
+    assert four_hours["count"] <= 100 and four_hours["interval"] == 144
+    assert layout(0.4) == {"interval": 1, "count": 1, "columns": 1, "rows": 1}
+
+
+def _info(video_codec="h264", pix_fmt="yuv420p", audio_codec="aac"):
+    audio = None if audio_codec is None else AudioInfo(audio_codec, 48000, 2, 128000)
+    return MediaInfo("matroska,webm", 60.0, 1000, 1000, VideoInfo(video_codec, "High", pix_fmt, 640, 480, 30.0, None), audio)
+
+
+@pytest.mark.parametrize("kwargs, how", [
+    ({}, "remux"),
+    ({"audio_codec": None}, "remux"),
+    ({"pix_fmt": "yuvj420p"}, "remux"),
+    ({"audio_codec": "opus"}, "transcode"),
+    ({"video_codec": "vp8", "audio_codec": "vorbis"}, "transcode"),
+    ({"video_codec": "flv1", "audio_codec": "mp3"}, "transcode"),
+    ({"pix_fmt": "yuv444p"}, "transcode"),
+    ({"pix_fmt": "yuv420p10le"}, "transcode"),
+])
+def test_plan(kwargs, how):
+    assert plan(_info(**kwargs)) == how
+
+
+def test_video_without_sound_is_remuxed_and_has_no_wav(tmp_path):
+    silent = tmp_path / "silent.mov"
+    ffmpeg.run(["-i", str(INTERVIEW / "interview.mp4"), "-an", "-c", "copy", str(silent)])
+    result = process(silent, tmp_path / "out")
+    assert (result["how"], result["audio"]) == ("remux", None)
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS - {"audio.wav"}
+    assert "audio.wav" not in result["files"] and result["output"]["audio"] is None
+
+
+def test_odd_sized_silent_video_is_transcoded(tmp_path):
+    """MPEG-4 Part 2 at 321x241: H.264 in 4:2:0 needs even dimensions, and there is no sound."""
+    odd = tmp_path / "odd.avi"
+    ffmpeg.run(["-f", "lavfi", "-i", "testsrc=s=321x241:r=25:d=3", "-c:v", "mpeg4", str(odd)])
+    result = process(odd, tmp_path / "out")
+    assert (result["how"], result["video"], result["audio"]) == ("transcode", "libx264", None)
+    video = result["output"]["video"]
+    assert (video["codec"], video["pix_fmt"], video["width"], video["height"]) == ("h264", "yuv420p", 320, 240)
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS - {"audio.wav"}
+
+
+def test_wav_follows_the_replay_timeline_when_sound_starts_late(tmp_path):
+    """Sound starting 3 s after the picture: the WAV starts with 3 s of silence, so a time in the
+    analysis is the same time in the replay."""
+    late = tmp_path / "late.mkv"
+    ffmpeg.run(["-i", str(INTERVIEW / "interview.mp4"), "-itsoffset", "3", "-i", str(INTERVIEW / "interview.mp4"),
+                "-map", "0:v", "-map", "1:a", "-c", "copy", str(late)])
+    process(late, tmp_path / "out")
+    with wave.open(str(tmp_path / "out" / "audio.wav")) as wav:
+        assert wav.getnframes() / 16000 == pytest.approx(3 + TRUTH["duration"], abs=0.1)
+        head = wav.readframes(16000 * 2)
+    assert head == bytes(len(head))
+
+
+def test_only_the_stream_that_needs_it_is_reencoded(tmp_path):
+    """H.264 with MP3 sound: the pictures are copied, only the sound becomes AAC."""
+    mixed = tmp_path / "mixed.mkv"
+    ffmpeg.run(["-i", str(INTERVIEW / "interview.mp4"), "-c:v", "copy", "-c:a", "libmp3lame", "-b:a", "32k", str(mixed)])
+    result = process(mixed, tmp_path / "out")
+    assert (result["how"], result["video"], result["audio"]) == ("transcode", "copy", "aac")
+    assert video_packets(tmp_path / "out" / "video.mp4") == video_packets(INTERVIEW / "interview.mp4")
+    assert result["output"]["audio"]["codec"] == "aac"
+
+
+def test_running_twice_leaves_one_set(tmp_path):
+    out = tmp_path / "recordings" / "42"
+    first = process(INTERVIEW / "interview.mp4", out)
+    second = process(INTERVIEW / "interview.mp4", out)
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    assert [p.name for p in out.parent.iterdir()] == ["42"]
+    assert first["files"] == second["files"]
+
+
+@pytest.mark.parametrize("name, reason", [("not_a_video.mp4", "not_media"), ("truncated.mp4", "truncated")])
+def test_bad_input_is_refused_and_leaves_nothing(tmp_path, name, reason):
+    with pytest.raises(MediaRejected) as caught:
+        process(INTERVIEW / name, tmp_path / "out")
+    assert caught.value.reason == reason
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_timeout_kills_ffmpeg_and_leaves_the_previous_set(tmp_path):
+    out = tmp_path / "out"
+    process(INTERVIEW / "interview.mp4", out)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    with pytest.raises(ffmpeg.FfmpegTimeout):
+        process(INTERVIEW / "legacy_sorenson.flv", out, timeout=0.3)
+    assert ffmpeg_children() == []
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_cancel_kills_ffmpeg_and_leaves_nothing(tmp_path):
+    cancel = threading.Event()
+    seen = []
+
+    def progress(fraction):
+        seen.append(fraction)
+        cancel.set()  # as a reviewer pressing "cancel" once the job shows progress
+
+    with pytest.raises(ffmpeg.FfmpegCancelled):
+        process(INTERVIEW / "legacy_sorenson.flv", tmp_path / "out", progress=progress, cancel=cancel)
+    assert seen and seen[-1] < 1.0
+    assert ffmpeg_children() == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_rises_to_one(processed, tmp_path):
+    seen = []
+    process(INTERVIEW / "legacy_sorenson.flv", tmp_path / "out", progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 2
+
+
+def test_exact_thumbnails_show_every_moment(processed, tmp_path):
+    """With keyframes only, interview.mp4 (keyframes at 0, 16.7, 33.3, 41, 57.7 s) cannot show the
+    candidate looking away at 36-41 s; decoding every picture can."""
+    keyframes_result, keyframes_out = processed("interview.mp4")
+    exact = process(INTERVIEW / "interview.mp4", tmp_path / "out", exact_thumbnails=True)
+    assert exact["how"] == "remux"
+    assert (tmp_path / "out" / "sprite.jpg").read_bytes() != (keyframes_out / "sprite.jpg").read_bytes()
