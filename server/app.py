@@ -32,6 +32,7 @@ class TalentReel:
     plugins: pluggy.PluginManager
     database: peewee.Database
     _storage: Any = field(default=None, repr=False)
+    _store: Any = field(default=None, repr=False)
 
     @property
     def storage(self):
@@ -45,6 +46,15 @@ class TalentReel:
                 raise ConfigError(f"setting 'storage_backend': no plugin offers '{name}' (available: {', '.join(sorted(backends))})")
             self._storage = backends[name]["factory"](self.settings)
         return self._storage
+
+    @property
+    def store(self):
+        """The storage backend seen through encryption: what every caller stores objects with."""
+        if self._store is None:
+            from .encryption.store import EncryptedStore
+
+            self._store = EncryptedStore.from_settings(self.storage, self.settings)
+        return self._store
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True) -> Flask:
@@ -101,6 +111,14 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True)
     app.register_blueprint(meta_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token-authenticated, never cookie-authenticated
+
+    from . import ingest
+    from .playback.views import playback_bp
+    from .recordings import complete_upload
+
+    app.register_blueprint(playback_bp)
+    ingest.init_app(app)
+    ingest.register_completion_handler(app, lambda upload, path: complete_upload(state, upload, path))
 
     from ..admin import init_app as init_admin
 
@@ -185,7 +203,11 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(exc):
-        return render(405, _("This method is not allowed here."))
+        body, status = render(405, _("This method is not allowed here."))
+        response = app.make_response((body, status))
+        if getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 requires it on 405
+        return response
 
     @app.errorhandler(413)
     def too_large(exc):

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import subprocess
+import tempfile
+from pathlib import Path
 
 from . import models as m
 from .accounts import create_user, default_organisation, set_password
@@ -98,3 +101,46 @@ def seed() -> dict:
         "candidates": len(CANDIDATES),
         "interviews": interviews,
     }
+
+
+DEMO_CLIP_SECONDS = 20
+
+
+def fixture_interview() -> Path | None:
+    """The recorded fixture interview, when this is a checkout next to the project's shared/."""
+    candidate = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "interview_en" / "interview.mp4"
+    return candidate if candidate.is_file() else None
+
+
+def make_demo_clip(target: Path) -> Path:
+    """A short synthetic interview-like clip (test pattern and a tone) made with the bundled ffmpeg,
+    for installations without the fixture interview."""
+    from .media.ffmpeg import ffmpeg_executable
+
+    subprocess.run([ffmpeg_executable(), "-v", "error", "-y",
+                    "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={DEMO_CLIP_SECONDS}",
+                    "-f", "lavfi", "-i", f"sine=frequency=220:duration={DEMO_CLIP_SECONDS}",
+                    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                    "-movflags", "+faststart", str(target)], check=True, capture_output=True)
+    return target
+
+
+def seed_replay(app, media: Path | None = None) -> int:
+    """Give the first demo candidate a ready replay; return the recording id (made once)."""
+    from ..workers import base as worker_base
+    from ..workers.media import process_recording
+    from .recordings import ingest_file
+
+    state = app.extensions["talentreel"]
+    existing = m.Recording.get_or_none(m.Recording.source_ref == "demo:interview")
+    if existing is not None and existing.state == "ready":
+        return existing.id
+    candidate = m.Candidate.get(m.Candidate.email == CANDIDATES[0][1])
+    interview = m.Interview.select().where(m.Interview.candidate == candidate).first()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = media or fixture_interview() or make_demo_clip(Path(tmp) / "demo.mp4")
+        recording = existing or ingest_file(state, Path(source), candidate=candidate, interview=interview,
+                                            original_name=Path(source).name, source_ref="demo:interview", enqueue=False)
+    worker_base.set_app(app)
+    process_recording(recording.id)  # here and now: the demo should show a replay at once
+    return recording.id

@@ -8,8 +8,11 @@ and nothing is stored for a refused file. The original is kept encrypted under
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+import peewee as pw
 
 from . import audit, jobs
 from . import models as m
@@ -36,11 +39,13 @@ def _clean_name(name: str | None) -> str | None:
 
 
 def ingest_file(state, path: Path, *, candidate: m.Candidate, interview: m.Interview | None = None,
-                original_name: str | None = None, actor: m.User | None = None, source_ref: str | None = None) -> m.Recording:
+                original_name: str | None = None, actor: m.User | None = None, source_ref: str | None = None,
+                enqueue: bool = True) -> m.Recording:
     """Validate the file at `path`, store it encrypted and queue its media job.
 
     state: the app's TalentReel state (settings and store). source_ref: where the file came from
     (see models.Recording.source_ref); a recording already made from it is returned as it is.
+    enqueue: queue the media job (False when the caller runs it itself, as the demo does).
     Raises MediaRejected (a ValidationError) with a message for the user; then no row and no
     object remain.
     """
@@ -64,13 +69,15 @@ def ingest_file(state, path: Path, *, candidate: m.Candidate, interview: m.Inter
         recording.delete_instance()  # nothing half-stored: the store removed its own pieces
         raise
     audit.record("recording.create", recording, actor=actor, details={"size": size, "name": recording.original_name})
-    jobs.enqueue(settings, "media", MEDIA_JOB, recording.id)
+    if enqueue:
+        jobs.enqueue(settings, "media", MEDIA_JOB, recording.id)
     return recording
 
 
 def progress_of(recording: m.Recording) -> dict | None:
     """The live progress of the recording's latest media job, for the UI."""
-    item = (m.WorkItem.select().where((m.WorkItem.func == MEDIA_JOB) & (m.WorkItem.args == [recording.id]))
+    args = pw.Value(json.dumps([recording.id]), converter=False)  # compare the stored JSON text as it is
+    item = (m.WorkItem.select().where((m.WorkItem.func == MEDIA_JOB) & (m.WorkItem.args == args))
             .order_by(m.WorkItem.id.desc()).first())
     if item is None:
         return None

@@ -14,6 +14,8 @@ import time
 import pytest
 import requests
 
+from conftest import FIXTURES
+
 
 
 def talentreel(*args, data_dir, env=None, input=None, check=True):
@@ -96,16 +98,29 @@ def test_up_serves_refuses_a_second_up_and_stops_cleanly(data_dir, cli_env):
         second = talentreel("up", "--port", str(free_port()), data_dir=data_dir, env=cli_env, check=False)
         assert second.returncode == 2 and "already running on data directory" in second.stderr
 
-        users = json.loads(talentreel("demo", "--json", data_dir=data_dir, env=cli_env).stdout)["users"]
+        demo = json.loads(talentreel("demo", "--json", data_dir=data_dir, env=cli_env).stdout)
+        users = demo["users"]
         assert {u["role"] for u in users} == {"it_admin", "hr", "dept_head", "interviewer", "candidate"}
         for user in users:
             session, response = _login(base, user["username"], user["password"])
             assert response.status_code == 200 and "/login" not in response.url, f"{user['username']} could not sign in"
             assert session.get(f"{base}/", timeout=10).status_code == 200
 
+        # The demo comes with a ready replay.
+        session, _ = _login(base, "hr", next(u["password"] for u in users if u["username"] == "hr"))
+        page = session.get(f"{base}/recordings/{demo['replay_recording_id']}", timeout=10).text
+        assert "<video" in page
+
         # The worker of `up` serves CLI-enqueued work through the instance's embedded Redis.
         runtime = json.loads((data_dir / "run" / "instance.json").read_text())
         assert runtime["redis_url"].startswith("unix://")
+        ingested = talentreel("ingest", str(FIXTURES / "interview_en" / "legacy_h264.flv"), "--candidate", "Li Lei",
+                              "--email", "li.lei@example.com", "--wait", "--timeout", "120", "--json", data_dir=data_dir, env=cli_env)
+        result = json.loads(ingested.stdout)
+        assert result["state"] == "ready" and result["how"] == "remux", result
+        refused = talentreel("ingest", str(FIXTURES / "interview_en" / "not_a_video.mp4"), "--candidate", "Li Lei",
+                             data_dir=data_dir, env=cli_env, check=False)
+        assert refused.returncode == 2 and refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr
     finally:
         os.killpg(up.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         output = up.communicate(timeout=60)[0]

@@ -86,6 +86,7 @@ def job(func):
         work_id = rq_job.meta.get("work_id") if rq_job is not None else None
         _forget_inherited_connections(database)
         with app.app_context():
+            opened_here = database.is_closed()  # a caller in this process (the demo) may hold one open
             database.connect(reuse_if_open=True)
             try:
                 if work_id and m.WorkItem.select().where((m.WorkItem.id == work_id) & (m.WorkItem.state == "cancelled")).exists():
@@ -112,7 +113,7 @@ def job(func):
                                       updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
                 return result
             finally:
-                if not database.is_closed():
+                if opened_here and not database.is_closed():
                     database.close()
 
     run.is_talentreel_job = True

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee as pw
+
 from talentreel.server import models as m
 from talentreel.server.auth import ratelimit
 
-from .base import job, settings
+from .base import get_app, job, settings
 
 SESSION_KEEP_DAYS = 30
 """Ended sessions are kept this long for the access review, then deleted."""
@@ -23,3 +25,52 @@ def prune_sessions() -> dict:
     ).execute()
     attempts = ratelimit.prune(settings())
     return {"sessions": sessions, "login_attempts": attempts}
+
+
+@job
+def finish_interrupted_puts() -> dict:
+    """Remove the keys of object writes a crash interrupted (see EncryptedStore)."""
+    return get_app().extensions["talentreel"].store.finish_interrupted_puts()
+
+
+@job
+def remove_abandoned_uploads() -> dict:
+    """Delete uploads nobody finished within the expiry time, and orphan part files."""
+    from talentreel.server.ingest import remove_abandoned_uploads as remove
+
+    return remove(settings()["data_dir"])
+
+
+def _recording_keys(state, recording_id: int) -> list[str]:
+    return list(state.storage.keys(f"recordings/{recording_id}/"))
+
+
+@job
+def move_cold_recordings() -> dict:
+    """Move recordings unplayed for `cold_after_days` to the cold tier (see docs/storage.md)."""
+    state = get_app().extensions["talentreel"]
+    days = state.settings["cold_after_days"]
+    if days <= 0:
+        return {"moved": 0}
+    cutoff = m.utcnow() - dt.timedelta(days=days)
+    last_seen = pw.fn.COALESCE(m.Recording.last_played_at, m.Recording.created_at)
+    moved = 0
+    for recording in m.Recording.select().where((m.Recording.state == "ready") & (m.Recording.tier == "hot") & (last_seen < cutoff)):
+        for key in _recording_keys(state, recording.id):
+            state.storage.set_tier(key, "cold")
+        m.Recording.update(tier="cold").where(m.Recording.id == recording.id).execute()
+        moved += 1
+    return {"moved": moved}
+
+
+@job
+def bring_back_recording(recording_id: int) -> dict:
+    """Move a cold recording back to hot storage (queued when someone plays it)."""
+    state = get_app().extensions["talentreel"]
+    recording = m.Recording.get_or_none(m.Recording.id == recording_id)
+    if recording is None or recording.tier == "hot":
+        return {"moved": False}
+    for key in _recording_keys(state, recording_id):
+        state.storage.set_tier(key, "hot")
+    m.Recording.update(tier="hot").where(m.Recording.id == recording_id).execute()
+    return {"moved": True}

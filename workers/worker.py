@@ -20,9 +20,15 @@ log = logging.getLogger("talentreel.workers")
 
 
 def reconcile_once(app, conn) -> list[int]:
+    """Re-queue lost work, then queue housekeeping that is due."""
+    from . import schedule
+
     database = app.extensions["talentreel"].database
+    settings = app.extensions["talentreel"].settings
     with database.connection_context():
-        return jobs.reconcile(app.extensions["talentreel"].settings, conn)
+        requeued = jobs.reconcile(settings, conn)
+        schedule.queue_due(settings, conn)
+        return requeued
 
 
 def _reconcile_forever(app, conn, stop: threading.Event, interval: float) -> None:

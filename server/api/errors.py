@@ -6,8 +6,7 @@ ValidationError; registering these on the blueprint gives API views the full sha
 
 from __future__ import annotations
 
-from flask import jsonify, request
-from werkzeug.exceptions import MethodNotAllowed
+from flask import jsonify
 
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..i18n import _
@@ -34,13 +33,3 @@ def not_found(exc):
 @api_bp.errorhandler(PermissionDenied)
 def forbidden(exc):
     return error_response(403, _("You do not have access to this."))
-
-
-@api_bp.after_app_request
-def allow_header(response):
-    # RFC 9110 §15.5.6: a 405 lists the methods that are allowed. A wrong method never reaches a
-    # blueprint (routing fails first), so the application's handler renders it, without this header.
-    error = request.routing_exception
-    if response.status_code == 405 and isinstance(error, MethodNotAllowed) and request.path.startswith(api_bp.url_prefix + "/"):
-        response.headers.setdefault("Allow", ", ".join(sorted(error.valid_methods or ())))
-    return response

@@ -85,16 +85,26 @@ def show_config(instance: Instance, as_json):
 
 
 @cli.command()
+@click.option("--media", type=click.Path(exists=True, dir_okay=False), help="Recording to use for the demo replay "
+              "(default: the project's fixture interview when present, else a generated clip).")
+@click.option("--no-replay", is_flag=True, help="Skip the demo replay (no media processing).")
 @json_option
 @pass_instance
-def demo(instance: Instance, as_json):
-    """Seed demo data: departments, one user per role (passwords printed), openings, candidates."""
-    from ..demo import seed
+def demo(instance: Instance, media, no_replay, as_json):
+    """Seed demo data: departments, one user per role (passwords printed), openings, candidates,
+    and a ready replay of an interview."""
+    from pathlib import Path
+
+    from ..demo import seed, seed_replay
 
     app = instance.app()
     with app.extensions["talentreel"].database.connection_context():
         result = seed()
+        if not no_replay:
+            result["replay_recording_id"] = seed_replay(app, Path(media) if media else None)
     lines = ["Demo users (passwords are new on every run):"]
     lines += [f"  {u['role']:<12} {u['username']:<14} {u['password']}" for u in result["users"]]
     lines.append(f"{result['candidates']} candidates, {result['openings']} openings, {result['interviews']} interviews")
+    if result.get("replay_recording_id"):
+        lines.append(f"a ready replay: /recordings/{result['replay_recording_id']}")
     emit(result, as_json, "\n".join(lines))

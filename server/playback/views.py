@@ -1,0 +1,214 @@
+"""The replay page and the media endpoint it plays from.
+
+The page (session-authenticated) issues a media token; the video element then fetches
+``/media/<token>/video.mp4`` with Range requests. The endpoint decrypts only the segments a range
+touches and streams them; it never goes through ``send_file`` (under gunicorn that reads from
+byte 0 to reach an offset) and never relies on the session cookie.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+import peewee as pw
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, session
+
+from .. import audit
+from .. import models as m
+from ..i18n import _
+from ..permissions import can, login_required
+from ..recordings import object_key, progress_of
+from . import tokens
+from .ranges import Unsatisfiable, parse_range
+
+log = logging.getLogger("talentreel.playback")
+
+playback_bp = Blueprint("playback", __name__)
+
+SERVED = {
+    "video.mp4": "video/mp4",
+    "poster.jpg": "image/jpeg",
+    "sprite.jpg": "image/jpeg",
+    "sprite.json": "application/json",
+}
+"""What a media token opens. The original and the analysis audio are never served to browsers."""
+
+PLAYED_TOUCH_SECONDS = 3600
+"""last_played_at (which decides hot/cold tiering) is written at most this often per recording."""
+
+MEDIA_HEADERS = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes", "Referrer-Policy": "no-referrer"}
+
+
+class _AccessCache:
+    """Positive access decisions per token for a few seconds: a video makes many Range requests,
+    and the full check (user, sign-in, permission hook) need not run for each of them."""
+
+    def __init__(self, seconds: float, size: int = 10000):
+        self.seconds, self.size = seconds, size
+        self._entries: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fresh(self, token: str) -> bool:
+        with self._lock:
+            until = self._entries.get(token)
+            return until is not None and until > time.monotonic()
+
+    def remember(self, token: str) -> None:
+        with self._lock:
+            self._entries[token] = time.monotonic() + self.seconds
+            self._entries.move_to_end(token)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def _cache() -> _AccessCache:
+    ext = current_app.extensions.setdefault("talentreel_playback", {})
+    if "cache" not in ext:
+        ext["cache"] = _AccessCache(tokens.AUTH_CACHE_SECONDS)
+    return ext["cache"]
+
+
+def _visible_recording(recording_id: int, action: str = "recording.view") -> m.Recording:
+    recording = m.Recording.get_or_none(m.Recording.id == recording_id)
+    if recording is None or not can(g.user, action, recording):
+        abort(404)  # a recording one may not see does not exist, as far as ids go
+    return recording
+
+
+def _sign_in_alive(grant: tokens.MediaGrant) -> bool:
+    now = m.utcnow()
+    if grant.session_kind == "web":
+        return m.WebSession.select().where(
+            (m.WebSession.id == grant.session_id) & (m.WebSession.user == grant.user_id)
+            & m.WebSession.revoked_at.is_null() & (m.WebSession.expires_at > now)).exists()
+    if grant.session_kind == "api":
+        return m.ApiToken.select().where(
+            (m.ApiToken.id == grant.session_id) & (m.ApiToken.user == grant.user_id) & m.ApiToken.revoked_at.is_null()).exists()
+    return False
+
+
+def issue_token(recording: m.Recording, user: m.User) -> str:
+    """A media token for the signed-in web user (see tokens.py)."""
+    record = getattr(session, "record", None)
+    kind, sid = ("web", record.id) if record is not None else ("api", getattr(g, "api_token_id", 0))
+    grant = tokens.MediaGrant(user_id=user.id, recording_id=recording.id, session_kind=kind, session_id=sid)
+    return tokens.issue(current_app.config["SECRET_KEY"], grant)
+
+
+@playback_bp.get("/recordings/<int:recording_id>")
+@login_required
+def replay(recording_id: int):
+    recording = _visible_recording(recording_id)
+    token = None
+    if recording.state == "ready" and can(g.user, "recording.play", recording):
+        token = issue_token(recording, g.user)
+        audit.record("recording.play", recording)  # one event per playback session (page view)
+    return render_template("replay.html", recording=recording, token=token, progress=progress_of(recording))
+
+
+@playback_bp.get("/recordings/<int:recording_id>/status.json")
+@login_required
+def status(recording_id: int):
+    recording = _visible_recording(recording_id)
+    return jsonify({"id": recording.id, "state": recording.state, "error": recording.error,
+                    "how": (recording.media or {}).get("how"), "progress": progress_of(recording)})
+
+
+def _refuse(status: int, reason: str):
+    log.info("media request refused (%s): %s", status, reason)  # the token itself is never logged
+    return Response(_("This media link is not valid; reload the replay page.") if status == 403 else _("Not found."),
+                    status=status, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+@playback_bp.route("/media/<token>/<name>", methods=["GET", "HEAD"])
+def media(token: str, name: str):
+    content_type = SERVED.get(name)
+    if content_type is None:
+        return _refuse(404, f"not a served file: {name[:40]}")
+    try:
+        grant = tokens.read(current_app.config["SECRET_KEY"], token, max_age=tokens.TOKEN_TTL_SECONDS)
+    except tokens.InvalidToken as exc:
+        return _refuse(403, f"token {exc.reason}")
+    if g.user is not None and g.user.id != grant.user_id:
+        return _refuse(403, "token of another user")  # a link passed on to someone signed in
+    recording = m.Recording.get_or_none(m.Recording.id == grant.recording_id)
+    if recording is None or recording.state != "ready":
+        return _refuse(404, "recording gone or not ready")
+    cache = _cache()
+    if not cache.fresh(token):
+        user = m.User.get_or_none(m.User.id == grant.user_id)
+        if user is None or not user.is_active or not _sign_in_alive(grant) or not can(user, "recording.play", recording):
+            return _refuse(403, "access withdrawn")
+        cache.remember(token)
+    return _serve(recording, name, content_type)
+
+
+def _serve(recording: m.Recording, name: str, content_type: str):
+    from ..encryption.errors import IntegrityError, UnknownObject
+
+    store = current_app.extensions["talentreel"].store
+    key = object_key(recording.id, name)
+    try:
+        total = store.plaintext_size(key)
+    except (UnknownObject, FileNotFoundError):
+        return _refuse(404, f"no {name} stored")
+    headers = dict(MEDIA_HEADERS)
+    try:
+        wanted = parse_range(request.headers.get("Range"), total)
+    except Unsatisfiable:
+        headers["Content-Range"] = f"bytes */{total}"
+        return Response(status=416, headers=headers)
+    start, end = (wanted.start, wanted.end) if wanted else (0, total)
+    status = 206 if wanted else 200
+    if wanted:
+        headers["Content-Range"] = wanted.content_range(total)
+    headers["Content-Length"] = str(end - start)
+    _touch_played(recording)
+    if recording.tier == "cold":
+        _bring_back(recording)
+    if request.method == "HEAD":
+        return Response(status=status, headers=headers, content_type=content_type)
+    try:
+        body = store.open_range(key, start, end)
+        chunks = iter(body)
+        first = next(chunks, b"")  # the first touched segment is verified before any byte is sent
+    except IntegrityError as exc:
+        log.error("integrity error serving recording %s %s: %s", recording.id, name, exc)
+        return Response(_("This recording failed its integrity check and cannot be played. The administrator was notified."),
+                        status=500, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+    def stream():
+        try:
+            yield first
+            yield from chunks
+        except IntegrityError as exc:
+            # Mid-stream: the bad segment's plaintext was never produced; end the response short
+            # so the player reports an error rather than showing tampered media.
+            log.error("integrity error serving recording %s %s: %s", recording.id, name, exc)
+            raise
+        finally:
+            body.close()
+
+    return Response(stream(), status=status, headers=headers, content_type=content_type, direct_passthrough=True)
+
+
+BRING_BACK_JOB = "talentreel.workers.maintenance.bring_back_recording"
+
+
+def _bring_back(recording: m.Recording) -> None:
+    """A cold recording plays from where it is; queue its move back to hot, once."""
+    from .. import jobs
+
+    waiting = m.WorkItem.select().where((m.WorkItem.func == BRING_BACK_JOB) & m.WorkItem.state.in_(("pending", "running"))
+                                        & (m.WorkItem.args == pw.Value(f"[{recording.id}]", converter=False))).exists()
+    if not waiting:
+        jobs.enqueue(current_app.extensions["talentreel"].settings, "maintenance", BRING_BACK_JOB, recording.id)
+
+
+def _touch_played(recording: m.Recording) -> None:
+    now = m.utcnow()
+    if recording.last_played_at is None or (now - recording.last_played_at).total_seconds() > PLAYED_TOUCH_SECONDS:
+        m.Recording.update(last_played_at=now).where(m.Recording.id == recording.id).execute()

@@ -1,0 +1,92 @@
+// Replay page: hover-scrubbing with the thumbnail sprite, and live progress while processing.
+// No inline scripts (the CSP forbids them): everything hangs off data- attributes.
+(function () {
+  "use strict";
+
+  function clock(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    var mm = (h ? String(m).padStart(2, "0") : String(m)), ss = String(s).padStart(2, "0");
+    return (h ? h + ":" : "") + mm + ":" + ss;
+  }
+
+  function setUpScrub(root) {
+    var video = document.getElementById("player");
+    var bar = document.getElementById("scrub");
+    var fill = document.getElementById("scrub-fill");
+    var thumb = document.getElementById("scrub-thumb");
+    var label = document.getElementById("scrub-time");
+    var sprite = null;
+
+    fetch(root.dataset.spriteIndex, { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (index) { sprite = index; })
+      .catch(function () { sprite = null; });
+
+    function duration() { return video.duration || Number(bar.getAttribute("aria-valuemax")) || 0; }
+
+    function timeAt(event) {
+      var rect = bar.getBoundingClientRect();
+      var x = Math.min(Math.max(event.clientX - rect.left, 0), rect.width);
+      return { t: rect.width ? (x / rect.width) * duration() : 0, x: x };
+    }
+
+    function frameFor(t) {
+      if (!sprite || !sprite.thumbnails || !sprite.thumbnails.length) { return null; }
+      var best = sprite.thumbnails[0];
+      for (var i = 0; i < sprite.thumbnails.length; i++) {
+        if (sprite.thumbnails[i].time <= t) { best = sprite.thumbnails[i]; } else { break; }
+      }
+      return best;
+    }
+
+    bar.addEventListener("mousemove", function (event) {
+      var at = timeAt(event);
+      var frame = frameFor(at.t);
+      thumb.hidden = false;
+      thumb.style.left = at.x + "px";
+      label.textContent = clock(at.t);
+      if (frame) {
+        thumb.style.width = frame.w + "px";
+        thumb.style.height = frame.h + "px";
+        thumb.style.backgroundImage = "url(" + root.dataset.sprite + ")";
+        thumb.style.backgroundPosition = (-frame.x) + "px " + (-frame.y) + "px";
+      }
+    });
+    bar.addEventListener("mouseleave", function () { thumb.hidden = true; });
+    bar.addEventListener("click", function (event) { video.currentTime = timeAt(event).t; });
+    bar.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowRight") { video.currentTime = Math.min(duration(), video.currentTime + 5); }
+      if (event.key === "ArrowLeft") { video.currentTime = Math.max(0, video.currentTime - 5); }
+    });
+    video.addEventListener("timeupdate", function () {
+      var d = duration();
+      fill.style.width = (d ? (video.currentTime / d) * 100 : 0) + "%";
+      bar.setAttribute("aria-valuenow", String(Math.floor(video.currentTime)));
+    });
+  }
+
+  function pollProgress(panel) {
+    var bar = document.getElementById("progress");
+    var text = document.getElementById("progress-text");
+    function tick() {
+      fetch(panel.dataset.status, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (status) {
+          if (status.state === "ready" || status.state === "failed") { window.location.reload(); return; }
+          if (status.progress && typeof status.progress.fraction === "number" && bar) {
+            bar.value = status.progress.fraction;
+            text.textContent = Math.round(status.progress.fraction * 100) + "%";
+          }
+          window.setTimeout(tick, 1500);
+        })
+        .catch(function () { window.setTimeout(tick, 5000); });
+    }
+    if (bar) { tick(); }
+  }
+
+  var root = document.getElementById("replay");
+  if (root) { setUpScrub(root); }
+  var panel = document.getElementById("processing");
+  if (panel) { pollProgress(panel); }
+}());

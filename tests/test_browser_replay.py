@@ -1,0 +1,111 @@
+"""Upload the fixture recordings from the UI, let the worker process them, and play and seek each
+in a real headless Chromium: interview.mp4 and legacy_h264.flv are remuxed, the Sorenson FLV is
+transcoded."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis as redis_lib
+from argon2 import PasswordHasher
+from werkzeug.serving import make_server
+
+from conftest import FIXTURES, PASSWORD, REDIS_SERVER, ROOT
+from talentreel.server import models as m
+from talentreel.server.accounts import default_organisation
+from talentreel.server.auth import passwords
+from talentreel.workers.worker import run_worker
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+ARTIFACTS = ROOT / "test-artifacts"
+INTERVIEW = FIXTURES / "interview_en"
+
+
+@pytest.fixture
+def settings(settings):
+    settings["redis_url"] = f"{REDIS_SERVER}/12"
+    conn = redis_lib.Redis.from_url(settings["redis_url"])
+    conn.flushdb()
+    yield settings
+    conn.flushdb()
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(chromium_executable, live_server, db, make_user, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    hr = make_user("replay_hr", roles=("hr",))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium_executable), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.goto(live_server + "/login")
+        page.fill("input[name=username]", hr.username)
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation(url=live_server + "/"):
+            page.click("main form button[type=submit]")
+        page.base = live_server
+        yield page
+        browser.close()
+
+
+@pytest.mark.parametrize("name, how", [
+    ("interview.mp4", "remux"),
+    ("legacy_h264.flv", "remux"),
+    ("legacy_sorenson.flv", "transcode"),
+])
+def test_upload_play_and_seek(page, app, name, how):
+    candidate = m.Candidate.create(organisation=default_organisation(), name=f"Candidate for {name}")
+    page.goto(f"{page.base}/candidates/{candidate.id}")
+    page.click("text=Upload a recording")
+    page.set_input_files("input[type=file]", str(INTERVIEW / name))
+    with page.expect_navigation(url=f"{page.base}/recordings/**", timeout=60000):
+        page.click("form#upload-form button[type=submit]")
+    assert page.locator("#processing").count() == 1  # not ready yet: the worker has not run
+
+    run_worker(app, ["media"], burst=True)  # the worker processes it; the page notices by itself
+    page.wait_for_selector("video#player", timeout=30000)
+
+    recording = m.Recording.get(m.Recording.candidate == candidate)
+    assert recording.state == "ready", recording.error
+    assert recording.media["how"] == how
+    assert page.locator("dd", has_text="remuxed" if how == "remux" else "transcoded").count() == 1
+
+    video = page.locator("video#player")
+    page.evaluate("() => { const v = document.getElementById('player'); v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.getElementById('player').currentTime > 1", timeout=30000)
+    duration = page.evaluate("() => document.getElementById('player').duration")
+    assert 69 < duration < 71
+    page.evaluate("""() => new Promise((resolve) => {
+        const v = document.getElementById('player');
+        v.addEventListener('seeked', () => resolve(), { once: true });
+        v.currentTime = 45;
+    })""")
+    page.wait_for_function("() => { const v = document.getElementById('player'); return v.readyState >= 2 && v.currentTime >= 45; }",
+                           timeout=30000)
+    assert page.evaluate("() => document.getElementById('player').error") is None
+    # Hover-scrubbing shows a thumbnail from the sprite.
+    box = page.locator("#scrub").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    assert page.locator("#scrub-thumb").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"replay-{name}.png"))
+    assert not page.errors, page.errors
+    assert video.count() == 1

@@ -1,0 +1,99 @@
+"""Jobs of the `media` queue: turn a stored original into what replay and analysis need.
+
+The job asks (this module), the engine works (talentreel.server.media.pipeline). Running the job
+twice leaves one set of outputs: each output has a fixed key and replaces the previous object,
+and outputs a new run no longer makes (a wav of a recording found silent) are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from rq import get_current_job
+
+from talentreel.server import models as m
+from talentreel.server.media import pipeline
+from talentreel.server.media.ffmpeg import FfmpegCancelled
+from talentreel.server.media.probe import MediaRejected
+from talentreel.server.recordings import ORIGINAL, OUTPUT_NAMES, object_key
+
+from .base import JobCancelled, get_app, job, report_progress, settings
+
+log = logging.getLogger("talentreel.workers.media")
+
+COPY_BUFFER = 1024 * 1024
+
+
+CANCEL_CHECK_SECONDS = 1.0
+
+
+def _cancel_check():
+    """A cancel callable for the engine: true once someone asked to cancel this job (the console
+    sets `cancel_requested` in the job's meta). Redis is asked at most once a second."""
+    current = get_current_job()
+    last = {"at": 0.0, "value": False}
+
+    def cancelled() -> bool:
+        if current is None or last["value"]:
+            return last["value"]
+        now = time.monotonic()
+        if now - last["at"] >= CANCEL_CHECK_SECONDS:
+            last["at"] = now
+            last["value"] = bool(current.get_meta(refresh=True).get("cancel_requested"))
+        return last["value"]
+
+    return cancelled
+
+
+@job
+def process_recording(recording_id: int) -> dict:
+    state = get_app().extensions["talentreel"]
+    recording = m.Recording.get_by_id(recording_id)
+    if recording.state != "processing":
+        recording.transition("processing")
+    store = state.store
+    work = Path(tempfile.mkdtemp(prefix=f"talentreel-media-{recording_id}-"))
+    try:
+        source = work / "original"
+        with store.open(object_key(recording_id, ORIGINAL)) as plain, open(source, "wb") as out:
+            shutil.copyfileobj(plain, out, COPY_BUFFER)
+        report_progress(0.02, "probing")
+        try:
+            result = pipeline.process(source, work / "out", progress=lambda f: report_progress(0.05 + 0.85 * f, "converting"),
+                                      cancel=_cancel_check(), timeout=settings()["job_timeout_seconds"])
+        except FfmpegCancelled:
+            recording.transition("failed", error="cancelled")
+            raise JobCancelled(f"recording {recording_id}: processing cancelled") from None
+        except MediaRejected as exc:
+            # The file itself is unusable: retrying cannot help, so fail without raising.
+            recording.transition("failed", error=str(exc))
+            return {"state": "failed", "error": str(exc)}
+        report_progress(0.92, "storing")
+        made = sorted(p.name for p in (work / "out").iterdir())
+        for name in made:
+            with open(work / "out" / name, "rb") as fh:
+                store.put(object_key(recording_id, name), fh, candidate_id=recording.candidate_id)
+        for name in set(OUTPUT_NAMES) - set(made):
+            store.delete(object_key(recording_id, name))
+        recording = m.Recording.get_by_id(recording_id)
+        recording.sha256 = result["sha256"]
+        recording.duration_seconds = result["output"].get("duration") or recording.duration_seconds
+        recording.media = dict(recording.media or {}, **{
+            "how": result["how"], "video": result["video"], "audio": result["audio"], "input": result["input"],
+            "output": result["output"], "files": result["files"], "seconds": result["seconds"],
+        })
+        recording.save()
+        recording.transition("ready")
+        report_progress(1.0, "ready")
+        return {"state": "ready", "how": result["how"]}
+    except Exception as exc:
+        recording = m.Recording.get_by_id(recording_id)
+        if recording.state == "processing":
+            recording.transition("failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
