@@ -1,8 +1,14 @@
-"""Built-in storage backend `local`: objects as files under one directory.
+"""Built-in storage backend `local`: objects as files under one directory, with an optional cold tier.
 
 Keys are server-generated (``recordings/12/original``); they are still checked so that no key can
 name a path outside the root. Writes go to a temporary file renamed into place, so a crash never
 leaves a half-written object under its final name.
+
+Tiers: with `storage_cold_path` set, `set_tier(key, "cold")` moves an object to that second root
+(typically a larger, cheaper mount) and back. Reads look in the hot root first, then the cold one,
+so a cold object stays readable where it is. The two roots may be different filesystems, so a move
+copies into a temporary file, fsyncs, renames it into place and only then removes the source: a
+crash in between leaves two identical copies, never none.
 """
 
 from __future__ import annotations
@@ -15,25 +21,38 @@ from pathlib import Path
 from talentreel.server.plugins import hookimpl
 
 COPY_BUFFER = 1024 * 1024
+PART_PREFIX = ".part-"
+TIERS = ("hot", "cold")
 
 
 class LocalStorage:
     name = "local"
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, cold_root: str | None = None):
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.cold_root = Path(cold_root).resolve() if cold_root else None
+        if self.cold_root is not None:
+            self.cold_root.mkdir(parents=True, exist_ok=True)
 
-    def path(self, key: str) -> Path:
+    def _checked(self, key: str) -> str:
         if not key or key.startswith("/") or "\\" in key or any(part in ("", ".", "..") for part in key.split("/")):
             raise ValueError(f"invalid storage key {key!r}")
-        return self.root / key
+        return key
 
-    def put(self, key: str, fileobj) -> int:
-        """Store the stream under key (replacing any old object); return the bytes written."""
-        target = self.path(key)
+    def path(self, key: str) -> Path:
+        """Where the object is now: hot root first, then cold; the hot path when it is nowhere."""
+        hot = self.root / self._checked(key)
+        if not hot.is_file() and self.cold_root is not None:
+            cold = self.cold_root / key
+            if cold.is_file():
+                return cold
+        return hot
+
+    @staticmethod
+    def _write(target: Path, fileobj) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=PART_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(fileobj, out, COPY_BUFFER)
@@ -46,6 +65,14 @@ class LocalStorage:
             raise
         return written
 
+    def put(self, key: str, fileobj) -> int:
+        """Store the stream under key (replacing any old object, in either tier); return the bytes
+        written. New objects are hot."""
+        written = self._write(self.root / self._checked(key), fileobj)
+        if self.cold_root is not None:
+            (self.cold_root / key).unlink(missing_ok=True)
+        return written
+
     def open(self, key: str):
         return open(self.path(key), "rb")
 
@@ -56,17 +83,45 @@ class LocalStorage:
         return self.path(key).stat().st_size
 
     def delete(self, key: str) -> None:
-        self.path(key).unlink(missing_ok=True)
+        (self.root / self._checked(key)).unlink(missing_ok=True)
+        if self.cold_root is not None:
+            (self.cold_root / key).unlink(missing_ok=True)
 
     def keys(self, prefix: str = ""):
-        base = self.root
-        for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.startswith(".part-"):
-                key = path.relative_to(base).as_posix()
-                if key.startswith(prefix):
-                    yield key
+        seen = set()
+        for base in (self.root, self.cold_root):
+            if base is None:
+                continue
+            for path in sorted(base.rglob("*")):
+                if path.is_file() and not path.name.startswith(PART_PREFIX):
+                    key = path.relative_to(base).as_posix()
+                    if key.startswith(prefix) and key not in seen:
+                        seen.add(key)
+                        yield key
+
+    def tier(self, key: str) -> str:
+        hot = self.root / self._checked(key)
+        if hot.is_file():
+            return "hot"
+        if self.cold_root is not None and (self.cold_root / key).is_file():
+            return "cold"
+        raise FileNotFoundError(key)
+
+    def set_tier(self, key: str, tier: str) -> None:
+        """Move the object to `tier`; without a cold root there is one tier and this does nothing."""
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; expected hot or cold")
+        if self.cold_root is None:
+            return
+        current = self.tier(key)
+        source_root, target_root = (self.root, self.cold_root) if tier == "cold" else (self.cold_root, self.root)
+        source, target = source_root / key, target_root / key
+        if current != tier:
+            with open(source, "rb") as fh:
+                self._write(target, fh)
+        source.unlink(missing_ok=True)  # also tidies a copy a crash left behind
 
 
 @hookimpl
 def talentreel_storage_backends():
-    return {"local": lambda settings: LocalStorage(settings["storage_path"])}
+    return {"local": lambda settings: LocalStorage(settings["storage_path"], settings.get("storage_cold_path") or None)}

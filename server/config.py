@@ -55,6 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("disabled_plugins", "list", (), "Plugin names not to load, built-in or installed."),
     Setting("storage_backend", "str", "local", "Name of the storage backend plugin holding recordings and reports' media."),
     Setting("storage_path", "path", _data_path("objects"), "Root directory of the `local` storage backend."),
+    Setting("storage_cold_path", "str", "", "Second root of the `local` backend for the cold tier (e.g. a larger, cheaper mount); empty: no cold tier."),
+    Setting("cold_after_days", "int", 0, "Move recordings nobody played for this many days to the cold tier; 0: never.", minimum=0),
     Setting("s3_endpoint_url", "str", "", "URL of an S3-compatible store (e.g. `http://minio:9000`); empty for AWS S3. Also switches to path-style addressing."),
     Setting("s3_bucket", "str", "", "Bucket holding the objects (required when `storage_backend` is `s3`); it must already exist."),
     Setting("s3_region", "str", "", "Region to sign requests for; empty uses the AWS chain, else `us-east-1`."),

@@ -7,6 +7,7 @@ postgresql://postgres@127.0.0.1:5432, emptied between tests). CI runs the suite 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -126,6 +127,33 @@ def make_user(db):
         return create_user(username, PASSWORD, roles, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """URL of a moto S3 server in this process, on a free loopback port, for the whole run."""
+    werkzeug_log = logging.getLogger("werkzeug")
+    level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.ERROR)  # one access-log line per request would drown the output
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    werkzeug_log.setLevel(level)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint):
+    """A fresh bucket per test, so tests never see each other's objects."""
+    name = f"talentreel-test-{uuid.uuid4().hex[:12]}"
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
+                 region_name="us-east-1").create_bucket(Bucket=name)
+    return name
 
 
 CHROMIUM = Path(os.environ.get("TALENTREEL_TEST_CHROMIUM", "/usr/bin/chromium"))

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from talentreel.plugins.storage_local import LocalStorage
-from test_storage_s3 import FailingStream, make_s3, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
+from test_storage_s3 import FailingStream, make_s3
 
 MiB = 1024 * 1024
 

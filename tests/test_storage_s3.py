@@ -1,21 +1,18 @@
 """The `s3` storage backend against a real S3-compatible server: moto's standalone server on loopback.
 
-The server fixtures here are imported by test_storage_contract.py as well.
+The moto server and bucket fixtures live in conftest.py (the playback tests use them too).
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import os
 import socket
-import uuid
 
 import boto3
 import pytest
 from botocore.config import Config
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
-from moto.server import ThreadedMotoServer
 
 from talentreel.plugins import storage_s3
 from talentreel.plugins.storage_s3 import S3Storage, StorageUnavailable
@@ -24,28 +21,6 @@ from talentreel.server.errors import ConfigError, TalentReelError
 MiB = 1024 * 1024
 PART = 5 * MiB  # S3's smallest part size, so a 12 MiB object is a three-part upload
 CREDENTIALS = {"access_key": "testing", "secret_key": "testing", "region": "us-east-1"}
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """URL of a moto S3 server in this process, on a free loopback port, for the whole run."""
-    werkzeug_log = logging.getLogger("werkzeug")
-    level = werkzeug_log.level
-    werkzeug_log.setLevel(logging.ERROR)  # one access-log line per request would drown the output
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    werkzeug_log.setLevel(level)
-
-
-@pytest.fixture
-def s3_bucket(s3_endpoint):
-    """A fresh bucket per test, so tests never see each other's objects."""
-    name = f"talentreel-test-{uuid.uuid4().hex[:12]}"
-    admin_client(s3_endpoint).create_bucket(Bucket=name)
-    return name
 
 
 def admin_client(endpoint):
