@@ -23,6 +23,9 @@ BUILTIN_PLUGINS = (
     "talentreel.plugins.storage_local",
     "talentreel.plugins.storage_s3",
     "talentreel.plugins.policy",
+    "talentreel.plugins.analyzer_questions",
+    "talentreel.plugins.analyzer_language",
+    "talentreel.plugins.analyzer_vision",
 )
 """Module paths of the plugins TalentReel ships; each registers under its last path component."""
 

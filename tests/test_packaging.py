@@ -37,6 +37,8 @@ def test_runtime_files_are_in_the_wheel(wheel_names):
     wanted += list((ROOT / "server" / "static").rglob("*.*"))
     wanted += list((ROOT / "server" / "translations").rglob("*.mo"))
     wanted += list((ROOT / "admin" / "templates").rglob("*.html"))
+    wanted += list((ROOT / "plugins" / "taxonomy").glob("*.toml"))
+    wanted += list((ROOT / "server" / "ingest" / "static").glob("*.js"))
     assert wanted
     for path in wanted:
         rel = "talentreel/" + path.relative_to(ROOT).as_posix()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rq import get_current_job
 
-from talentreel.server import models as m
+from talentreel.server import jobs, models as m
 from talentreel.server.media import pipeline
 from talentreel.server.media.ffmpeg import FfmpegCancelled
 from talentreel.server.media.probe import MediaRejected
@@ -26,6 +26,7 @@ from .base import JobCancelled, get_app, job, report_progress, settings
 log = logging.getLogger("talentreel.workers.media")
 
 COPY_BUFFER = 1024 * 1024
+ANALYSIS_JOB = "talentreel.workers.analysis.analyze_recording"
 
 
 CANCEL_CHECK_SECONDS = 1.0
@@ -89,6 +90,7 @@ def process_recording(recording_id: int) -> dict:
         recording.save()
         recording.transition("ready")
         report_progress(1.0, "ready")
+        jobs.enqueue(settings(), "analysis", ANALYSIS_JOB, recording_id)
         return {"state": "ready", "how": result["how"]}
     except Exception as exc:
         recording = m.Recording.get_by_id(recording_id)

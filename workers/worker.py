@@ -43,6 +43,10 @@ def run_worker(app, queues=defaults.QUEUES, burst: bool = False, reconcile_inter
     settings = app.extensions["talentreel"].settings
     base.set_app(app)
     conn = jobs.connect(settings)
+    if "analysis" in queues:
+        from .analysis import preload_analyzers
+
+        preload_analyzers(app)  # once, here, so every forked work horse inherits the models
     reconcile_once(app, conn)
     stop = threading.Event()
     if not burst and reconcile_interval > 0:

@@ -66,3 +66,30 @@ def ingest(instance: Instance, path, candidate_name, email, opening_id, wait, ti
     emit(result, as_json, text)
     if wait and result["state"] != "ready":
         raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("recording_id", type=int)
+@click.option("--version", "version", type=int, help="A given report version (default: the latest).")
+@json_option
+@pass_instance
+def report(instance: Instance, recording_id, version, as_json):
+    """Print the analysis report of a recording."""
+    app = instance.app()
+    with app.extensions["talentreel"].database.connection_context():
+        query = m.Report.select().where(m.Report.recording == recording_id)
+        if version is not None:
+            query = query.where(m.Report.version == version)
+        row = query.order_by(m.Report.version.desc()).first()
+        if row is None:
+            raise NotFound(f"no report for recording {recording_id}" + (f" version {version}" if version else ""))
+    data = dict(row.data, version=row.version)
+    lines = [f"recording {recording_id}, report version {row.version} (schema {row.schema_version})"]
+    for status in data.get("analysis", []):
+        lines.append(f"  {status['name']:<20} {status['state']}" + (f": {status['reason']}" if status.get("reason") else ""))
+    for question in data.get("questions", []):
+        lines.append(f"Q{(question.get('index') or 0) + 1} {question.get('question') or ''}")
+        lines.append(f"  {question.get('transcript', '')[:200]}")
+        for moment in question.get("moments", []):
+            lines.append(f"  {moment['start']:7.1f}-{moment['end']:7.1f}s {moment['kind']}: {moment['why']}")
+    emit(data, as_json, "\n".join(lines))
