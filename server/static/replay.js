@@ -90,3 +90,67 @@
   var panel = document.getElementById("processing");
   if (panel) { pollProgress(panel); }
 }());
+
+// Transcript beside the video: the spoken word is highlighted as it plays; clicking a word, a
+// question or a key moment seeks the video; the search box marks matching words.
+(function () {
+  "use strict";
+  var video = document.getElementById("player");
+  var body = document.getElementById("transcript-body");
+  if (!video) { return; }
+
+  document.querySelectorAll(".marker[data-at]").forEach(function (marker) {
+    marker.style.left = marker.dataset.at + "%";
+  });
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("[data-seek]");
+    if (!target) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    video.currentTime = Number(target.dataset.seek);
+    if (video.paused) { video.play().catch(function () {}); }
+  }, true);
+
+  if (!body) { return; }
+  var words = Array.prototype.slice.call(body.querySelectorAll(".w"));
+  var starts = words.map(function (w) { return Number(w.dataset.start); });
+  var current = null;
+
+  words.forEach(function (w) { w.setAttribute("data-seek", w.dataset.start); w.setAttribute("tabindex", "0"); });
+
+  function wordAt(t) {
+    var lo = 0, hi = starts.length - 1, found = -1;
+    while (lo <= hi) {
+      var mid = (lo + hi) >> 1;
+      if (starts[mid] <= t) { found = mid; lo = mid + 1; } else { hi = mid - 1; }
+    }
+    return found >= 0 && t <= Number(words[found].dataset.end) + 0.3 ? words[found] : null;
+  }
+
+  video.addEventListener("timeupdate", function () {
+    var w = wordAt(video.currentTime);
+    if (w === current) { return; }
+    if (current) { current.classList.remove("now"); }
+    current = w;
+    if (w) {
+      w.classList.add("now");
+      var box = body.getBoundingClientRect(), at = w.getBoundingClientRect();
+      if (at.top < box.top || at.bottom > box.bottom) { w.scrollIntoView({ block: "center", behavior: "smooth" }); }
+    }
+  });
+
+  var search = document.getElementById("transcript-search");
+  if (search) {
+    search.addEventListener("input", function () {
+      var q = search.value.trim().toLowerCase();
+      var first = null;
+      words.forEach(function (w) {
+        var hit = q.length > 0 && w.textContent.toLowerCase().indexOf(q) >= 0;
+        w.classList.toggle("hit", hit);
+        if (hit && !first) { first = w; }
+      });
+      if (first) { first.scrollIntoView({ block: "center" }); }
+    });
+  }
+}());

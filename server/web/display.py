@@ -31,6 +31,21 @@ STATUS_LABELS = {
         "rejected": lazy_gettext("Rejected"),
         "withdrawn": lazy_gettext("Withdrawn"),
     },
+    "moment": {
+        "competency": lazy_gettext("Competency evidence"),
+        "hesitation": lazy_gettext("Hesitation"),
+        "before_answer": lazy_gettext("Pause before answering"),
+        "face_absent": lazy_gettext("Face not in view"),
+        "attention_away": lazy_gettext("Looking away"),
+        "movement": lazy_gettext("Movement"),
+        "filler": lazy_gettext("Filler word"),
+        "smile": lazy_gettext("Smile"),
+    },
+    "analysis": {
+        "ran": lazy_gettext("ran"),
+        "skipped": lazy_gettext("did not run"),
+        "failed": lazy_gettext("failed"),
+    },
     "recording": {
         "uploaded": lazy_gettext("Uploaded"),
         "processing": lazy_gettext("Processing"),
@@ -45,6 +60,16 @@ def status_label(kind: str, code: str | None) -> str:
     if code is None:
         return ""
     return str(STATUS_LABELS.get(kind, {}).get(code, code))
+
+
+@web_bp.app_template_global()
+def moment_label(kind: str) -> str:
+    return status_label("moment", kind)
+
+
+@web_bp.app_template_global()
+def analysis_state_label(state: str) -> str:
+    return status_label("analysis", state)
 
 
 @web_bp.app_template_filter()
