@@ -15,7 +15,7 @@ from pathlib import Path
 from talentreel.server import models as m
 from talentreel.server.analysis import consent, report as report_mod
 from talentreel.server.analysis.contract import AnalysisInput
-from talentreel.server.analysis.runner import resolve, run_all
+from talentreel.server.analysis.runner import not_chosen, resolve, run_all
 from talentreel.server.plugins import merged_by_name
 from talentreel.server.recordings import object_key
 
@@ -35,7 +35,7 @@ def preload_analyzers(app) -> None:
     A bad configuration (a Vosk model path with no model) stops the worker here, naming it."""
     settings = app.extensions["talentreel"].settings
     for description in analyzers(app):
-        if description.get("preload") and description.get("enabled", True):
+        if description.get("preload") and description.get("enabled", True) and not_chosen(description, settings) is None:
             resolve(description["preload"])(settings)
 
 
@@ -67,7 +67,8 @@ def analyze_recording(recording_id: int) -> dict:
             settings=state.settings,
             thresholds=consent.thresholds(recording),
         )
-        statuses = run_all(analyzers(app), inp, consent.allowed_for(recording),
+        permitted = consent.allowed_for(recording)
+        statuses = run_all(analyzers(app), inp, lambda d: not_chosen(d, state.settings) or permitted(d),
                            progress=lambda fraction, name: report_progress(0.05 + 0.9 * fraction, name))
         data = report_mod.assemble(recording, inp, statuses)
         saved = report_mod.save(recording, data)

@@ -37,6 +37,21 @@ def part_key(description: dict) -> str:
     return description.get("part") or description["name"]
 
 
+def chosen_stt_engine(settings) -> str:
+    """`stt_engine`, where `auto` means Vosk when a Vosk model is configured, else pocketsphinx."""
+    engine = settings.get("stt_engine") or "auto"
+    if engine == "auto":
+        return "vosk" if settings.get("vosk_model_path") else "pocketsphinx"
+    return engine
+
+
+def not_chosen(description: dict, settings) -> str | None:
+    """Why a speech-to-text analyzer is not the one to run (None for the chosen one and others)."""
+    if part_key(description) == STT_PART and description.get("engine") and description["engine"] != chosen_stt_engine(settings):
+        return f"speech-to-text uses {chosen_stt_engine(settings)} here (settings stt_engine / vosk_model_path)"
+    return None
+
+
 def order(descriptions: list[dict]) -> list[dict]:
     """Speech-to-text first, then question alignment (others may use which answer a moment
     belongs to), then the rest; within a rank by name, so the order is stable."""
