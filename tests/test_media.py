@@ -209,6 +209,20 @@ def test_only_the_stream_that_needs_it_is_reencoded(tmp_path):
     assert result["output"]["audio"]["codec"] == "aac"
 
 
+def test_a_long_recording_does_not_stall(tmp_path):
+    """Ten minutes of the interview, remuxed. With the WAV and the keyframe thumbnails in the
+    same ffmpeg as the copy, ffmpeg 9 stalled for good on this nearly every time."""
+    playlist = tmp_path / "playlist.txt"
+    playlist.write_text(f"file '{INTERVIEW / 'legacy_h264.flv'}'\n" * 9)
+    long = tmp_path / "long.flv"
+    ffmpeg.run(["-f", "concat", "-safe", "0", "-i", str(playlist), "-c", "copy", str(long)])
+    result = process(long, tmp_path / "out", timeout=60)
+    assert result["how"] == "remux"
+    assert result["output"]["duration"] == pytest.approx(9 * 69.9, abs=2)
+    with wave.open(str(tmp_path / "out" / "audio.wav")) as wav:
+        assert wav.getnframes() / 16000 == pytest.approx(result["output"]["duration"], abs=0.5)
+
+
 def test_running_twice_leaves_one_set(tmp_path):
     out = tmp_path / "recordings" / "42"
     first = process(INTERVIEW / "interview.mp4", out)

@@ -85,6 +85,26 @@ def test_cancel_callable_kills_ffmpeg():
         ffmpeg.run(ENDLESS, cancel=lambda: time.monotonic() > deadline)
 
 
+def test_commands_alongside_share_the_run():
+    seen = []
+    ffmpeg.run(["-f", "lavfi", "-i", "testsrc=d=1:s=64x48:r=10", "-f", "null", "-"], duration=2.0, progress=seen.append,
+               alongside=[["-f", "lavfi", "-i", "testsrc=d=2:s=64x48:r=10", "-f", "null", "-"]])
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_a_failing_command_alongside_fails_the_run_and_stops_the_others(tmp_path):
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(ffmpeg.FfmpegError) as caught:
+        ffmpeg.run(ENDLESS, alongside=[["-i", str(missing), "-f", "null", "-"]], timeout=10)
+    assert not isinstance(caught.value, ffmpeg.FfmpegTimeout)
+    assert str(missing) in caught.value.command and "No such file" in caught.value.stderr_tail
+
+
+def test_timeout_kills_every_ffmpeg_of_the_run():
+    with pytest.raises(ffmpeg.FfmpegTimeout):
+        ffmpeg.run(ENDLESS, alongside=[ENDLESS, ENDLESS], timeout=0.5)
+
+
 def test_exception_in_progress_callback_kills_ffmpeg():
     class Boom(Exception):
         pass

@@ -103,8 +103,9 @@ def _die_with_parent_hook() -> Callable[[], None] | None:
     return hook
 
 
-def _parse_progress(stream, blocks: queue.Queue) -> None:
-    """Turn `-progress` key=value lines into one dict per block (a block ends with `progress=`)."""
+def _parse_progress(stream, index: int, blocks: queue.Queue) -> None:
+    """Turn `-progress` key=value lines into one dict per block (a block ends with `progress=`),
+    queued as (index of the ffmpeg, block); (index, None) when it closes its output."""
     block: dict[str, str] = {}
     for raw in iter(stream.readline, b""):
         key, sep, value = raw.decode("utf-8", "replace").strip().partition("=")
@@ -112,9 +113,9 @@ def _parse_progress(stream, blocks: queue.Queue) -> None:
             continue
         block[key] = value
         if key == "progress":
-            blocks.put(block)
+            blocks.put((index, block))
             block = {}
-    blocks.put(None)  # end of output: ffmpeg has exited or closed stdout
+    blocks.put((index, None))
 
 
 def _collect_tail(stream, tail: collections.deque) -> None:
@@ -144,6 +145,37 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait()
 
 
+class _Child:
+    """One ffmpeg process, with threads draining its pipes so that it never blocks on them."""
+
+    def __init__(self, args: Sequence[str], index: int, blocks: queue.Queue):
+        self.command = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
+                        "-progress", "pipe:1", *args]
+        self.tail: collections.deque = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        preexec_fn=_die_with_parent_hook(), close_fds=True)
+        self.readers = [threading.Thread(target=_collect_tail, args=(self.process.stderr, self.tail), daemon=True, name="ffmpeg-stderr"),
+                        threading.Thread(target=_parse_progress, args=(self.process.stdout, index, blocks), daemon=True, name="ffmpeg-progress")]
+        try:
+            for reader in self.readers:
+                reader.start()
+        except BaseException:
+            _kill(self.process)
+            raise
+
+    def error(self, kind: type[FfmpegError], message: str) -> FfmpegError:
+        """The error to raise, once the process is dead (its stderr is then complete)."""
+        self.readers[0].join(timeout=2)
+        return kind(message, self.command, "\n".join(self.tail), self.process.returncode)
+
+    def close(self) -> None:
+        _kill(self.process)
+        for reader in self.readers:
+            reader.join(timeout=5)
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
 def run(
     args: Sequence[str],
     *,
@@ -151,6 +183,7 @@ def run(
     progress: Callable[[float], None] | None = None,
     cancel=None,
     timeout: float | None = None,
+    alongside: Sequence[Sequence[str]] = (),
 ) -> None:
     """Run ffmpeg with `args` (everything after the executable, inputs and outputs).
 
@@ -159,66 +192,72 @@ def run(
         it may use the caller's database connection), and with 1.0 at the end.
     cancel: a callable returning True, or an Event, checked while ffmpeg runs.
     timeout: seconds ffmpeg may run before it is killed.
+    alongside: more ffmpeg commands, run at the same time (they spread over the cores).
+        They share the deadline and the cancel, all must succeed, and the progress is that of
+        the one furthest behind.
 
-    Raises FfmpegTimeout, FfmpegCancelled or FfmpegError; ffmpeg is dead and reaped when this
-    returns or raises, whatever the reason.
+    Raises FfmpegTimeout, FfmpegCancelled or FfmpegError; every ffmpeg started is dead and reaped
+    when this returns or raises, whatever the reason.
     """
-    command = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
-               "-progress", "pipe:1", *args]
     deadline = None if timeout is None else time.monotonic() + timeout
-    tail: collections.deque = collections.deque(maxlen=STDERR_TAIL_LINES)
     blocks: queue.Queue = queue.Queue()
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=_die_with_parent_hook(), close_fds=True)
-    readers = [threading.Thread(target=_parse_progress, args=(process.stdout, blocks), daemon=True, name="ffmpeg-progress"),
-               threading.Thread(target=_collect_tail, args=(process.stderr, tail), daemon=True, name="ffmpeg-stderr")]
+    children: list[_Child] = []
+
+    def stop(kind, message, child=None):
+        for each in children:
+            _kill(each.process)
+        return (child or children[0]).error(kind, message)
+
     try:
-        for reader in readers:
-            reader.start()
-        next_cancel_check = 0.0
+        for index, command in enumerate([args, *alongside]):
+            children.append(_Child(command, index, blocks))
+        fractions = [0.0] * len(children)
         reported = -1.0  # the UI only needs a value when it rises
+        talking = len(children)  # ffmpegs whose progress output is still open
+        next_cancel_check = 0.0
         while True:
+            for child in children:
+                returncode = child.process.poll()
+                if returncode not in (None, 0):
+                    raise stop(FfmpegError, f"ffmpeg failed with exit status {returncode}", child)
+            if not talking and all(child.process.poll() is not None for child in children):
+                break
             now = time.monotonic()
             if deadline is not None and now >= deadline:
-                _kill(process)
-                raise FfmpegTimeout(f"ffmpeg did not finish within {timeout:g} s and was stopped", command, _tail(readers, tail))
+                raise stop(FfmpegTimeout, f"ffmpeg did not finish within {timeout:g} s and was stopped")
             if cancel is not None and now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_POLL_SECONDS
                 if is_cancelled(cancel):
-                    _kill(process)
-                    raise FfmpegCancelled("cancelled; ffmpeg was stopped", command, _tail(readers, tail))
+                    raise stop(FfmpegCancelled, "cancelled; ffmpeg was stopped")
             wait = POLL_SECONDS if deadline is None else max(0.0, min(POLL_SECONDS, deadline - now))
+            if not talking:  # all have closed their output and are exiting
+                running = next((child for child in children if child.process.poll() is None), None)
+                if running is not None:
+                    try:
+                        running.process.wait(timeout=wait)
+                    except subprocess.TimeoutExpired:
+                        pass
+                continue
             try:
-                block = blocks.get(timeout=wait)
+                index, block = blocks.get(timeout=wait)
             except queue.Empty:
                 continue
             if block is None:
-                break
-            fraction = _fraction(block, duration)
-            if progress is not None and fraction is not None and fraction > reported:
-                reported = fraction
-                progress(fraction)
-        # stdout is closed, so ffmpeg is exiting; the deadline still holds for a slow exit.
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            returncode = process.wait(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            raise FfmpegTimeout(f"ffmpeg did not finish within {timeout:g} s and was stopped", command, _tail(readers, tail)) from None
-        if returncode != 0:
-            raise FfmpegError(f"ffmpeg failed with exit status {returncode}", command, _tail(readers, tail), returncode)
+                talking -= 1
+                try:  # it is exiting: wait for it rather than poll, the end comes sooner
+                    if children[index].process.wait(timeout=wait) == 0:
+                        fractions[index] = 1.0
+                except subprocess.TimeoutExpired:
+                    pass
+            else:
+                fraction = _fraction(block, duration)
+                if fraction is not None:
+                    fractions[index] = max(fractions[index], fraction)
+            if progress is not None and min(fractions) > reported:
+                reported = min(fractions)
+                progress(reported)
     finally:
-        _kill(process)
-        for reader in readers:
-            if reader.is_alive():
-                reader.join(timeout=5)
-        for pipe in (process.stdout, process.stderr):
-            pipe.close()
+        for child in children:
+            child.close()
     if progress is not None and reported < 1.0:
         progress(1.0)
-
-
-def _tail(readers, tail) -> str:
-    """The stderr tail once ffmpeg is dead: wait briefly for the reader to drain the pipe."""
-    readers[1].join(timeout=2)
-    return "\n".join(tail)

@@ -1,7 +1,6 @@
 """The media engine: one recording in, the files the replay and the analysis need out.
 
-`process` makes, in one ffmpeg run that reads the recording once (plus a quick tiling of the
-thumbnails afterwards, see sprite.py):
+`process` makes:
 
 - video.mp4: H.264/AAC, +faststart. Streams already in those codecs are copied, not re-encoded.
 - poster.jpg: a picture from about 10% in, past the dark first frames of a webcam.
@@ -10,11 +9,11 @@ thumbnails afterwards, see sprite.py):
 - audio.wav: 16 kHz mono 16-bit PCM for the analyzers, on the same timeline as video.mp4.
   Absent when the recording has no sound.
 
-When the video is copied nothing else needs its pictures, so the decoder is told to skip all but
-keyframes: thumbnails and poster then cost a few decoded frames instead of the whole video, and
-the job stays close to the speed of a bare remux. The price is that a thumbnail shows the last
-keyframe before its time, so with long keyframe intervals neighbouring thumbnails repeat
-(`exact_thumbnails` buys them back with a full decode).
+Each output has an ffmpeg of its own, all running at once (see _commands for why). Poster and
+thumbnails decode keyframes only: a few pictures instead of the whole video, so a remux stays
+close to the speed of a bare copy. The price is that a thumbnail shows the last keyframe before
+its time, and the poster is the first keyframe from 10% on; with long keyframe intervals,
+neighbouring thumbnails repeat (`exact_thumbnails` buys them back with a full decode).
 
 The outputs are written into a work directory beside out_dir and renamed into place at the end,
 so a run leaves either one whole new set or, when it fails, the previous set untouched.
@@ -80,48 +79,51 @@ def plan(info: MediaInfo) -> str:
     return "remux" if copy_video and copy_audio is not False else "transcode"
 
 
-def _ffmpeg_args(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_audio: bool | None, grid: dict,
-                 keyframes_only: bool) -> list[str]:
-    args = []
-    if keyframes_only:
-        # Decoder options only; a copied stream is untouched. One thread: with so few pictures
-        # to decode, handing every skipped packet between frame threads costs more than it saves.
-        args += ["-skip_frame", "nokey", "-threads", "1"]
-    args += ["-i", str(source)]
+def _commands(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_audio: bool | None, grid: dict,
+              exact_thumbnails: bool) -> tuple[list[str], list[list[str]]]:
+    """The ffmpeg command making video.mp4, and those run alongside it: one per output.
 
-    args += ["-map", "0:v:0"]
+    One ffmpeg with several outputs can stall for good (seen with ffmpeg 9, in up to one run in
+    two on a 10-minute recording) when outputs that write steadily (video, WAV) share it with
+    outputs that write rarely (thumbnails, poster): its scheduler paces the outputs against each
+    other. ffmpegs with one output each never stalled, and they spread over the cores by
+    themselves; reading the recording several times costs less than decoding it.
+    """
+    main = ["-i", str(source), "-map", "0:v:0"]
     if copy_video:
-        args += ["-c:v", "copy"]
+        main += ["-c:v", "copy"]
     else:
         video_filter = "format=yuv420p"
         if info.video.width % 2 or info.video.height % 2:  # 4:2:0 needs even dimensions
             video_filter = "crop=trunc(iw/2)*2:trunc(ih/2)*2," + video_filter
-        args += ["-vf", video_filter, "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF)]
+        main += ["-vf", video_filter, "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF)]
     if info.audio is not None:
-        args += ["-map", "0:a:0"] + (["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-b:a", AAC_BITRATE])
-    args += ["-movflags", "+faststart", "-f", "mp4", str(work / VIDEO)]
+        main += ["-map", "0:a:0"] + (["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-b:a", AAC_BITRATE])
+    main += ["-movflags", "+faststart", "-f", "mp4", str(work / VIDEO)]
 
-    # The first picture (with keyframes only: the first keyframe) at or after poster_at. tpad
-    # repeats the last picture when none comes that late, so there always is a poster.
-    poster_at = round(POSTER_AT * info.duration, 3)
-    args += ["-map", "0:v:0", "-vf",
-             f"tpad=stop_mode=clone:stop_duration={poster_at + 1:.3f},select=gte(t\\,{poster_at}),"
-             f"scale=w=min({POSTER_MAX_WIDTH}\\,iw):h=-2",
-             "-frames:v", "1", "-q:v", str(POSTER_QUALITY), "-update", "1", "-f", "image2", str(work / POSTER)]
-
-    args += ["-map", "0:v:0", "-vf", sprite.thumbnail_filter(info.duration, grid), "-frames:v", str(grid["count"]),
-             "-f", "yuv4mpegpipe", str(work / THUMBNAILS)]
-
+    alongside = []
     if info.audio is not None:
         # first_pts=0 pads silence when the sound starts after the picture, so a time in the
         # analysis is the same time in the replay.
-        args += ["-map", "0:a:0", "-af", "aresample=first_pts=0", "-ar", str(WAV_SAMPLE_RATE), "-ac", "1",
-                 "-c:a", "pcm_s16le", "-f", "wav", str(work / WAV)]
-    return args
+        alongside.append(["-i", str(source), "-map", "0:a:0", "-af", "aresample=first_pts=0", "-ar", str(WAV_SAMPLE_RATE),
+                          "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(work / WAV)])
+    # Keyframes only, unless asked otherwise: the demuxer drops the other video packets before
+    # they reach the decoder.
+    pictures = [] if exact_thumbnails else ["-discard:v", "nokey", "-skip_frame", "nokey", "-threads", "1"]
+    pictures += ["-i", str(source), "-map", "0:v:0"]
+    alongside.append(pictures + ["-vf", sprite.thumbnail_filter(info.duration, grid), "-f", "yuv4mpegpipe", str(work / THUMBNAILS)])
+    # The first picture at or after poster_at; tpad repeats the last one when none comes that
+    # late (a camera switched off early), so there always is a poster.
+    poster_at = round(POSTER_AT * info.duration, 3)
+    poster = (f"tpad=stop_mode=clone:stop_duration={poster_at + 1:.3f},select=gte(t\\,{poster_at}),"
+              f"scale=w=min({POSTER_MAX_WIDTH}\\,iw):h=-2")
+    alongside.append(pictures + ["-vf", poster, "-frames:v", "1", "-q:v", str(POSTER_QUALITY), "-update", "1",
+                                 "-f", "image2", str(work / POSTER)])
+    return main, alongside
 
 
 class _Beside(threading.Thread):
-    """Work done beside ffmpeg, on the core ffmpeg leaves free, so that its time is hidden."""
+    """Work done in a thread while ffmpeg runs, so that its time is hidden behind ffmpeg's."""
 
     def __init__(self, name: str, function, *args):
         super().__init__(daemon=True, name=name)
@@ -183,8 +185,8 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     progress: called with a fraction 0..1 in this thread while ffmpeg works.
     cancel: a callable returning True, or an Event; checked while ffmpeg works.
     timeout: seconds the whole processing may take.
-    exact_thumbnails: decode every picture of a copied video too, so each thumbnail shows its
-        own moment rather than the keyframe before it; costs a full decode (several times a remux).
+    exact_thumbnails: decode every picture for the thumbnails and the poster, so each shows its
+        own moment rather than a keyframe near it; costs a full decode (several times a remux).
 
     Raises MediaRejected (the file is not a usable recording), FfmpegTimeout, FfmpegCancelled or
     FfmpegError. On any failure out_dir is left as it was and no partial output remains.
@@ -211,10 +213,9 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     sha256.start()
     try:
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-        keyframes_only = copy_video and not exact_thumbnails
+        main, alongside = _commands(source, work, info, copy_video, copy_audio, grid, exact_thumbnails)
         try:
-            ffmpeg.run(_ffmpeg_args(source, work, info, copy_video, copy_audio, grid, keyframes_only),
-                       duration=info.duration, progress=progress, timeout=remaining,
+            ffmpeg.run(main, alongside=alongside, duration=info.duration, progress=progress, timeout=remaining,
                        cancel=lambda: complete.failed or ffmpeg.is_cancelled(cancel))
         except ffmpeg.FfmpegError:
             complete.join()

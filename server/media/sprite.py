@@ -1,10 +1,9 @@
 """The thumbnail sprite for hover-scrubbing: one JPEG grid of small pictures and a JSON index
 giving each picture's time and rectangle.
 
-ffmpeg writes the thumbnails as a raw stream while it processes the recording, and they are tiled
-here afterwards. Tiling inside the ffmpeg run would hold the grid back until the very end, and
-ffmpeg reports progress only as far as its slowest output has got: the UI would see nothing until
-the job was done.
+ffmpeg writes the thumbnails as a raw stream while it reads the recording, and they are tiled
+here afterwards. Tiling inside ffmpeg would hold its only output back until the very end, and
+the job's progress is that of its slowest ffmpeg: the UI would see nothing until it was done.
 """
 
 from __future__ import annotations
@@ -33,7 +32,8 @@ def layout(duration: float) -> dict:
 
 
 def thumbnail_filter(duration: float, grid: dict) -> str:
-    """ffmpeg filter turning the decoded video into grid["count"] thumbnails, one per interval.
+    """ffmpeg filter turning the decoded video into grid["count"] thumbnails, one per interval,
+    then ending the stream.
 
     tpad repeats the last picture past the end of the stream: when only keyframes are decoded the
     last one may come long before the end, and the fps filter would otherwise stop there. The fps
@@ -41,7 +41,7 @@ def thumbnail_filter(duration: float, grid: dict) -> str:
     """
     pad = duration + 2 * grid["interval"]
     return (f"tpad=stop_mode=clone:stop_duration={pad:.3f},fps=fps=1/{grid['interval']}:start_time=0,"
-            f"scale={THUMB_WIDTH}:-2,format=yuv420p")
+            f"trim=end_frame={grid['count']},scale={THUMB_WIDTH}:-2,format=yuv420p")
 
 
 def tile(raw: Path, sprite: Path, index: Path, grid: dict) -> None:
