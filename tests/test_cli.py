@@ -129,3 +129,20 @@ def test_up_serves_refuses_a_second_up_and_stops_cleanly(data_dir, cli_env):
     assert not (data_dir / "run" / "redis.sock").exists()
     leftovers = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout.strip()
     assert leftovers == "", f"processes left behind: {leftovers}"
+
+
+def test_audit_verify_finds_an_edited_row(data_dir, cli_env, database_url):
+    talentreel("createuser", "auditor", "--password-stdin", data_dir=data_dir, env=cli_env, input="a long enough password\n")
+    from talentreel.server import audit, db as dbmod, models as m
+
+    database = dbmod.open_database(database_url)
+    dbmod.database.initialize(database)
+    with database.connection_context():
+        for i in range(3):
+            audit.record("candidate.view", object_type="candidate", object_id=i)
+    ok = talentreel("audit", "verify", "--json", data_dir=data_dir, env=cli_env)
+    assert json.loads(ok.stdout)["intact"] is True
+    with database.connection_context():
+        m.AuditEvent.update(actor_name="someone else").where(m.AuditEvent.id == 2).execute()
+    bad = talentreel("audit", "verify", data_dir=data_dir, env=cli_env, check=False)
+    assert bad.returncode == 1 and "event 2" in bad.stdout and "edited" in bad.stdout

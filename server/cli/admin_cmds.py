@@ -108,3 +108,25 @@ def demo(instance: Instance, media, no_replay, as_json):
     if result.get("replay_recording_id"):
         lines.append(f"a ready replay: /recordings/{result['replay_recording_id']}")
     emit(result, as_json, "\n".join(lines))
+
+
+@cli.group()
+def audit():
+    """The audit trail."""
+
+
+@audit.command("verify")
+@json_option
+@pass_instance
+def audit_verify(instance: Instance, as_json):
+    """Check the audit trail's hash chain; exit 1 naming every edited or deleted event."""
+    from .. import audit as audit_trail
+
+    app = instance.app()
+    with app.extensions["talentreel"].database.connection_context():
+        problems = audit_trail.verify()
+        count = m.AuditEvent.select().count()
+    emit({"events": count, "problems": problems, "intact": not problems}, as_json,
+         "\n".join(problems) if problems else f"audit trail intact ({count} events)")
+    if problems:
+        raise SystemExit(1)
