@@ -5,7 +5,8 @@ this policy but this policy never overrides a plugin's "no". It only says yes (o
 
 - ``hr``: every candidate, opening, interview, recording and report of the organisation;
 - ``dept_head``: candidates who applied to (or were interviewed for) openings of their departments;
-- ``interviewer``: interviews they are assigned to, plus candidates explicitly granted to them;
+- ``interviewer``: interviews they are assigned to;
+- every staff role: candidates explicitly granted to them (a Grant), beyond the role's reach;
 - ``candidate``: their own profile;
 - ``it_admin``: system settings and health, no candidate data unless also ``hr``.
 
@@ -135,15 +136,15 @@ def talentreel_permission(user, action, obj):
         read = verb in ("view", "list", "play")
         if "dept_head" in roles and read and dept_head_reaches(user, candidate):
             return True
-        if "interviewer" in roles:
-            if read:
-                interview = _interview_of(obj)
-                if interview is not None and interviewer_assigned(user, interview):
-                    return True
-                if kind == "candidate" and interviewer_reaches_candidate(user, candidate):
-                    return True
-            if active_grant(user, candidate, "view" if read else "edit"):
+        if "interviewer" in roles and read:
+            interview = _interview_of(obj)
+            if interview is not None and interviewer_assigned(user, interview):
                 return True
+            if kind == "candidate" and interviewer_reaches_candidate(user, candidate):
+                return True
+        # An explicit grant reaches beyond any role's default reach (a candidate's own account aside).
+        if roles - {"candidate"} and active_grant(user, candidate, "view" if read else "edit"):
+            return True
         if "candidate" in roles and kind == "candidate" and verb == "view" and candidate.user_id == user.id:
             return True
     return None

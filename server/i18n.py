@@ -22,6 +22,10 @@ LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
 
 
 def select_locale() -> str:
+    from flask import current_app, has_app_context, has_request_context
+
+    if not has_request_context():  # a worker job or a CLI command: the instance's default
+        return current_app.extensions["talentreel"].settings["default_locale"] if has_app_context() else defaults.DEFAULT_LOCALE
     user = getattr(g, "user", None)
     if user is not None and user.locale in defaults.LOCALES:
         return user.locale

@@ -413,3 +413,76 @@ ALL_MODELS = (
     DataKey,
     Upload,
 )
+
+
+class CandidateNote(BaseModel):
+    """A note about a candidate (a reviewer's remark, an old system's comment), optionally tied to
+    one of the candidate's interviews."""
+
+    candidate = pw.ForeignKeyField(Candidate, backref="notes", on_delete="CASCADE")
+    interview = pw.ForeignKeyField(Interview, null=True, backref="notes", on_delete="SET NULL")
+    author = pw.ForeignKeyField(User, null=True, backref="notes_written", on_delete="SET NULL")
+    text = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class CandidateDocument(BaseModel):
+    """A file kept for a candidate (a CV, a test result), stored encrypted under `object_key`."""
+
+    candidate = pw.ForeignKeyField(Candidate, backref="documents", on_delete="CASCADE")
+    name = pw.CharField()  # sanitised file name, a label only
+    content_type = pw.CharField(null=True)
+    object_key = pw.CharField(unique=True)
+    size_bytes = pw.BigIntegerField(default=0)
+    sha256 = pw.CharField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+MIGRATION_RUN_STATES = ("queued", "running", "done", "failed", "rolled_back")
+
+
+class MigrationRun(BaseModel):
+    """One run of a migrator over a source (see migrators/ and docs/migrators.md). `kind` names the
+    migrator and is the journal's source; a run killed midway is resumed, not restarted, by the
+    next run of the same kind and location. `report` is the verification report."""
+
+    kind = pw.CharField(index=True)
+    location = pw.TextField()  # the path or URL read
+    options = JSONField(default=dict)  # label map, dedup rules, time zone, playback sample size
+    state = pw.CharField(default="queued", choices=[(s, s) for s in MIGRATION_RUN_STATES], index=True)
+    owner = pw.CharField(null=True)  # "host:pid" of the process working on it
+    heartbeat_at = pw.DateTimeField(null=True)
+    attempts = pw.IntegerField(default=0)  # 1 + how many times it was resumed
+    progress = JSONField(default=dict)
+    report = JSONField(null=True)
+    error = pw.TextField(null=True)
+    created_by = pw.ForeignKeyField(User, null=True, backref="migration_runs", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    started_at = pw.DateTimeField(null=True)
+    finished_at = pw.DateTimeField(null=True)
+    rolled_back_at = pw.DateTimeField(null=True)
+
+
+class MigrationItem(BaseModel):
+    """The migration journal: what became of one legacy record of a source. Unique on (source,
+    kind, legacy_id), so a rerun finds the work done; `run` is the run that did it, which is what
+    a rollback undoes. `target_*` name the row it became (created), was attached to (linked) or was
+    merged into (merged); `data` keeps the canonical record and the rows made besides the target."""
+
+    run = pw.ForeignKeyField(MigrationRun, backref="items", on_delete="CASCADE")
+    source = pw.CharField()
+    kind = pw.CharField()
+    legacy_id = pw.CharField()
+    state = pw.CharField()  # created | linked | merged | rejected
+    target_table = pw.CharField(null=True)
+    target_id = pw.BigIntegerField(null=True)
+    reason = pw.CharField(null=True)
+    detail = pw.TextField(null=True)
+    data = JSONField(default=dict)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("source", "kind", "legacy_id"), True),)
+
+
+ALL_MODELS += (CandidateNote, CandidateDocument, MigrationRun, MigrationItem)

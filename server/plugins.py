@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "talentreel.plugins.analyzer_questions",
     "talentreel.plugins.analyzer_language",
     "talentreel.plugins.analyzer_vision",
+    "talentreel.migrators.legacy_export",
 )
 """Module paths of the plugins TalentReel ships; each registers under its last path component."""
 
@@ -83,7 +84,7 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
         hooks = sorted(impl.name for impl in pm.get_hookcallers(plugin) or [])
         dist = dists.get(id(plugin))
         module_name = getattr(plugin, "__name__", "")
-        if module_name.startswith("talentreel.plugins."):
+        if module_name in BUILTIN_PLUGINS:
             source, version = "builtin", __version__
         elif dist is not None:
             source, version = "entry-point", dist.version

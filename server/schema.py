@@ -57,6 +57,11 @@ def _recording_source(db, migrator):
         run(migrator.add_index("recording", ("source_ref",), unique=True))
 
 
+@migration(5, "migration runs and journal; candidate notes and documents")
+def _migration_journal(db, migrator):
+    db.create_tables([models.CandidateNote, models.CandidateDocument, models.MigrationRun, models.MigrationItem], safe=True)
+
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)

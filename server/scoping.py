@@ -35,6 +35,7 @@ def candidates(user) -> pw.ModelSelect:
     if "interviewer" in roles:
         allowed.append(m.Candidate.id.in_(
             m.Interview.select(m.Interview.candidate).join(m.InterviewInterviewer).where(m.InterviewInterviewer.user == user)))
+    if roles - {"candidate"}:
         allowed.append(m.Candidate.id.in_(_active_grant_candidates(user)))
     if "candidate" in roles:
         allowed.append(m.Candidate.user == user)
@@ -61,6 +62,7 @@ def interviews(user) -> pw.ModelSelect:
     if "interviewer" in roles:
         allowed.append(m.Interview.id.in_(
             m.InterviewInterviewer.select(m.InterviewInterviewer.interview).where(m.InterviewInterviewer.user == user)))
+    if roles - {"candidate"}:
         allowed.append(m.Interview.candidate.in_(_active_grant_candidates(user)))
     if not allowed:
         return base.where(pw.SQL("1 = 0"))

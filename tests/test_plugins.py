@@ -18,10 +18,11 @@ HERE = Path(__file__).parent
 HOOK_NAMES = sorted(name for name, f in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("talentreel_"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def example_plugin_dir(tmp_path_factory):
     """Pip-install the example plugin package into a private directory and put it on sys.path,
-    so its entry point is found the way an installed third-party plugin's would be."""
+    so its entry point is found the way an installed third-party plugin's would be. Module-scoped:
+    it leaves sys.path after this file, so other test files never see its deny rule."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(target), str(HERE / "plugin_package")],
