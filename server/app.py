@@ -131,6 +131,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True)
 def _install_request_hooks(app: Flask, database: peewee.Database) -> None:
     @app.before_request
     def open_db():
+        # A view marked lazy_database (the media endpoint, which answers most requests from its
+        # caches) connects on its first query, if any (peewee's autoconnect); close_db closes it.
+        if getattr(app.view_functions.get(request.endpoint), "lazy_database", False):
+            return
         # The session interface ran already and may have connected; this makes it explicit.
         database.connect(reuse_if_open=True)
 

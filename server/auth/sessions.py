@@ -33,6 +33,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.modified = False
         self.new_token: str | None = None  # set by start(); the cookie to send
         self.ended = False
+        self.deferred_sid: str | None = None  # see TalentReelSessionInterface.defer_paths
 
     @property
     def user(self) -> m.User | None:
@@ -43,12 +44,24 @@ class TalentReelSessionInterface(SessionInterface):
     def __init__(self):
         self._anon = SecureCookieSessionInterface()
         self._anon.salt = "talentreel-visit"
+        self._deferred_prefixes: tuple[str, ...] = ()
+
+    def defer_paths(self, prefix: str) -> None:
+        """Do not load the signed-in session of requests under `prefix` up front: their view asks
+        for it with deferred_user() when it needs it (the media endpoint: only when its access
+        cache has no fresh decision for the cookie), and nothing is written back to it."""
+        if prefix not in self._deferred_prefixes:
+            self._deferred_prefixes += (prefix,)
 
     def _lifetime(self, app) -> dt.timedelta:
         return dt.timedelta(hours=app.extensions["talentreel"].settings["session_lifetime_hours"])
 
     def open_session(self, app, request):
         sid = request.cookies.get(COOKIE_NAME)
+        if sid and self._deferred_prefixes and request.path.startswith(self._deferred_prefixes):
+            deferred = ServerSession()
+            deferred.deferred_sid = sid
+            return deferred
         if sid:
             try:
                 record = self._load(sid)
@@ -84,6 +97,8 @@ class TalentReelSessionInterface(SessionInterface):
         )
 
     def save_session(self, app, session: ServerSession, response):
+        if session.deferred_sid is not None:
+            return  # never loaded, so nothing to touch, and the cookie stays as it is
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
         secure = self.get_cookie_secure(app)
@@ -115,6 +130,16 @@ class TalentReelSessionInterface(SessionInterface):
             return
         response.set_cookie(ANON_COOKIE_NAME, serializer.dumps(dict(session)), **common)
         response.vary.add("Cookie")
+
+
+def deferred_user(session: ServerSession) -> m.User | None:
+    """The signed-in user of the request: for a session whose loading was deferred (see
+    TalentReelSessionInterface.defer_paths) it is read now, one query; else session.user."""
+    sid = getattr(session, "deferred_sid", None)
+    if sid is None:
+        return getattr(session, "user", None)
+    record = TalentReelSessionInterface._load(sid)
+    return record.user if record is not None else None
 
 
 def start(app, session: ServerSession, user: m.User, request) -> None:

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 
 from .. import audit
 from .. import models as m
+from ..auth import sessions
 from ..i18n import _
 from ..permissions import can, login_required
 from ..recordings import object_key, progress_of
@@ -43,23 +44,26 @@ MEDIA_HEADERS = {"Cache-Control": "private, no-store", "Accept-Ranges": "bytes",
 
 
 class _AccessCache:
-    """Positive access decisions per token for a few seconds: a video makes many Range requests,
-    and the full check (user, sign-in, permission hook) need not run for each of them."""
+    """Positive access decisions for a few seconds, per token and sign-in cookie, with the
+    recording they were made for: a video makes many Range requests, and neither the full check
+    (user, sign-in, permission hook) nor the recording's row need be read for each of them."""
 
     def __init__(self, seconds: float, size: int = 10000):
         self.seconds, self.size = seconds, size
-        self._entries: OrderedDict[str, float] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[float, m.Recording]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def fresh(self, token: str) -> bool:
+    def fresh(self, key: tuple) -> m.Recording | None:
         with self._lock:
-            until = self._entries.get(token)
-            return until is not None and until > time.monotonic()
+            entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
 
-    def remember(self, token: str) -> None:
+    def remember(self, key: tuple, recording: m.Recording) -> None:
         with self._lock:
-            self._entries[token] = time.monotonic() + self.seconds
-            self._entries.move_to_end(token)
+            self._entries[key] = (time.monotonic() + self.seconds, recording)
+            self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
@@ -106,7 +110,15 @@ def replay(recording_id: int):
     if recording.state == "ready" and can(g.user, "recording.play", recording):
         token = issue_token(recording, g.user)
         audit.record("recording.play", recording)  # one event per playback session (page view)
-    return render_template("replay.html", recording=recording, token=token, progress=progress_of(recording))
+    report = None
+    if recording.state == "ready" and can(g.user, "report.view", recording):
+        from ..analysis.report import latest
+
+        row = latest(recording)
+        if row is not None:
+            report = dict(row.data, version=row.version)
+            audit.record("report.view", recording, details={"version": row.version})
+    return render_template("replay.html", recording=recording, token=token, progress=progress_of(recording), report=report)
 
 
 @playback_bp.get("/recordings/<int:recording_id>/status.json")
@@ -132,18 +144,31 @@ def media(token: str, name: str):
         grant = tokens.read(current_app.config["SECRET_KEY"], token, max_age=tokens.TOKEN_TTL_SECONDS)
     except tokens.InvalidToken as exc:
         return _refuse(403, f"token {exc.reason}")
-    if g.user is not None and g.user.id != grant.user_id:
-        return _refuse(403, "token of another user")  # a link passed on to someone signed in
-    recording = m.Recording.get_or_none(m.Recording.id == grant.recording_id)
-    if recording is None or recording.state != "ready":
-        return _refuse(404, "recording gone or not ready")
+    # Keyed by the sign-in cookie too: a link passed on to someone else signed in is checked anew.
+    cache_key = (token, request.cookies.get(sessions.COOKIE_NAME))
     cache = _cache()
-    if not cache.fresh(token):
+    recording = cache.fresh(cache_key)
+    if recording is None:
+        signed_in = sessions.deferred_user(session)  # this endpoint's session is loaded only here
+        if signed_in is not None and signed_in.id != grant.user_id:
+            return _refuse(403, "token of another user")  # a link passed on to someone signed in
+        recording = m.Recording.get_or_none(m.Recording.id == grant.recording_id)
+        if recording is None or recording.state != "ready":
+            return _refuse(404, "recording gone or not ready")
         user = m.User.get_or_none(m.User.id == grant.user_id)
         if user is None or not user.is_active or not _sign_in_alive(grant) or not can(user, "recording.play", recording):
             return _refuse(403, "access withdrawn")
-        cache.remember(token)
+        cache.remember(cache_key, recording)
     return _serve(recording, name, content_type)
+
+
+# Nothing this endpoint needs comes from the database while its caches are fresh: connect only
+# when a query is made (app.open_db), and read the sign-in cookie's session only on a cache miss.
+media.lazy_database = True
+playback_bp.record_once(lambda state: getattr(state.app.session_interface, "defer_paths", lambda *a: None)("/media/"))
+
+READ_BYTES = 256 * 1024
+"""Plaintext handed to the server per write: a few segments at a time, fewer system calls."""
 
 
 def _serve(recording: m.Recording, name: str, content_type: str):
@@ -152,33 +177,42 @@ def _serve(recording: m.Recording, name: str, content_type: str):
     store = current_app.extensions["talentreel"].store
     key = object_key(recording.id, name)
     try:
-        total = store.plaintext_size(key)
+        # The data key is reused for as long as the access decision is (a replay's Range requests).
+        opened = store.open_object(key, key_max_age=tokens.AUTH_CACHE_SECONDS)
     except (UnknownObject, FileNotFoundError):
         return _refuse(404, f"no {name} stored")
-    headers = dict(MEDIA_HEADERS)
-    try:
-        wanted = parse_range(request.headers.get("Range"), total)
-    except Unsatisfiable:
-        headers["Content-Range"] = f"bytes */{total}"
-        return Response(status=416, headers=headers)
-    start, end = (wanted.start, wanted.end) if wanted else (0, total)
-    status = 206 if wanted else 200
-    if wanted:
-        headers["Content-Range"] = wanted.content_range(total)
-    headers["Content-Length"] = str(end - start)
-    _touch_played(recording)
-    if recording.tier == "cold":
-        _bring_back(recording)
-    if request.method == "HEAD":
-        return Response(status=status, headers=headers, content_type=content_type)
-    try:
-        body = store.open_range(key, start, end)
-        chunks = iter(body)
-        first = next(chunks, b"")  # the first touched segment is verified before any byte is sent
     except IntegrityError as exc:
-        log.error("integrity error serving recording %s %s: %s", recording.id, name, exc)
-        return Response(_("This recording failed its integrity check and cannot be played. The administrator was notified."),
-                        status=500, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+        return _integrity_failure(recording, name, exc)
+    try:
+        total = opened.plaintext_size
+        headers = dict(MEDIA_HEADERS)
+        try:
+            wanted = parse_range(request.headers.get("Range"), total)
+        except Unsatisfiable:
+            opened.close()
+            headers["Content-Range"] = f"bytes */{total}"
+            return Response(status=416, headers=headers)
+        start, end = (wanted.start, wanted.end) if wanted else (0, total)
+        status = 206 if wanted else 200
+        if wanted:
+            headers["Content-Range"] = wanted.content_range(total)
+        headers["Content-Length"] = str(end - start)
+        _touch_played(recording)
+        if recording.tier == "cold":
+            _bring_back(recording)
+        if request.method == "HEAD":
+            opened.close()
+            return Response(status=status, headers=headers, content_type=content_type)
+        body = opened.range(start, end)
+    except BaseException:
+        opened.close()
+        raise
+    try:
+        chunks = _gathered(iter(body), READ_BYTES)
+        first = next(chunks, b"")  # the first touched segments are verified before any byte is sent
+    except IntegrityError as exc:
+        body.close()
+        return _integrity_failure(recording, name, exc)
 
     def stream():
         try:
@@ -195,6 +229,25 @@ def _serve(recording: m.Recording, name: str, content_type: str):
     return Response(stream(), status=status, headers=headers, content_type=content_type, direct_passthrough=True)
 
 
+def _gathered(chunks, size: int):
+    """The verified chunks, joined into pieces of about `size` bytes (the last may be shorter)."""
+    parts, held = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
+            parts, held = [], 0
+    if parts:
+        yield parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _integrity_failure(recording: m.Recording, name: str, exc):
+    log.error("integrity error serving recording %s %s: %s", recording.id, name, exc)
+    return Response(_("This recording failed its integrity check and cannot be played. The administrator was notified."),
+                    status=500, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
 BRING_BACK_JOB = "talentreel.workers.maintenance.bring_back_recording"
 
 
@@ -202,13 +255,17 @@ def _bring_back(recording: m.Recording) -> None:
     """A cold recording plays from where it is; queue its move back to hot, once."""
     from .. import jobs
 
+    if getattr(recording, "_bring_back_queued", False):  # the cached instance: asked already
+        return
     waiting = m.WorkItem.select().where((m.WorkItem.func == BRING_BACK_JOB) & m.WorkItem.state.in_(("pending", "running"))
                                         & (m.WorkItem.args == pw.Value(f"[{recording.id}]", converter=False))).exists()
     if not waiting:
         jobs.enqueue(current_app.extensions["talentreel"].settings, "maintenance", BRING_BACK_JOB, recording.id)
+    recording._bring_back_queued = True
 
 
 def _touch_played(recording: m.Recording) -> None:
     now = m.utcnow()
     if recording.last_played_at is None or (now - recording.last_played_at).total_seconds() > PLAYED_TOUCH_SECONDS:
         m.Recording.update(last_played_at=now).where(m.Recording.id == recording.id).execute()
+        recording.last_played_at = now  # the instance may be the cached one: no update per request

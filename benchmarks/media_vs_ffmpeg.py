@@ -1,0 +1,109 @@
+"""The media job against bare ffmpeg, on ten-minute FLVs.
+
+Ours: the real job path, talentreel.workers.media.process_recording, run in this process as a
+worker's work horse runs it, on a recording already ingested (stored encrypted). It decrypts the
+original to a temporary file, runs the media engine (one ffmpeg run making video.mp4, poster,
+thumbnails and the 16 kHz WAV, plus the sprite tiling), and stores every output encrypted
+(fsync included). Running it again replaces the outputs, so each round does the whole job.
+
+Bare: ffmpeg alone making only the MP4, with the settings the engine uses:
+  remux      ffmpeg -i h264.flv -map 0:v:0 -map 0:a:0 -c copy -movflags +faststart out.mp4
+  transcode  ffmpeg -i sorenson.flv -map 0:v:0 -map 0:a:0 -vf format=yuv420p -c:v libx264
+             -preset veryfast -crf 23 -c:a aac -b:a 128k -movflags +faststart out.mp4
+
+ratio = bare seconds / job seconds (1.0: as fast as bare ffmpeg), best of N rounds each.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import common
+from common import log
+
+TARGETS = {"remux": 0.8, "transcode": 0.95}
+
+
+def bare_command(kind: str, source, target, wav=None) -> list[str]:
+    """ffmpeg making the MP4 as the engine does; with `wav`, also the analysis WAV in the same run."""
+    from talentreel.server.media import pipeline
+
+    command = [common.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
+               "-map", "0:v:0", "-map", "0:a:0"]
+    if kind == "remux":
+        command += ["-c", "copy"]
+    else:
+        command += ["-vf", "format=yuv420p", "-c:v", "libx264", "-preset", pipeline.X264_PRESET, "-crf", str(pipeline.X264_CRF),
+                    "-c:a", "aac", "-b:a", pipeline.AAC_BITRATE]
+    command += ["-movflags", "+faststart", "-f", "mp4", str(target)]
+    if wav is not None:
+        command += ["-map", "0:a:0", "-ar", str(pipeline.WAV_SAMPLE_RATE), "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(wav)]
+    return command
+
+
+def _measure(ctx: common.Context, kind: str, source, runs: int) -> dict:
+    instance = ctx.instance
+    command = bare_command(kind, source, ctx.workdir / f"bare-{kind}.mp4")
+    bare_best, bare_all, _ = common.best_of(runs, lambda: subprocess.run(command, check=True))
+    # For reference only: bare ffmpeg also writing the 16 kHz WAV, the output that costs a decode.
+    with_wav = bare_command(kind, source, ctx.workdir / f"bare-{kind}-2.mp4", ctx.workdir / f"bare-{kind}.wav")
+    wav_best, _wav_all, _ = common.best_of(runs, lambda: subprocess.run(with_wav, check=True))
+
+    recording = instance.ingest(source)
+    job_all, engine_all = [], []
+    result = None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = instance.process(recording.id)
+        job_all.append(time.perf_counter() - started)
+        if not result or result.get("state") != "ready":
+            raise RuntimeError(f"media job on {source.name} did not finish ready: {result}")
+        engine_all.append(instance.recording(recording.id).media["seconds"])
+    media = instance.recording(recording.id).media
+    if media["how"] != kind:
+        raise RuntimeError(f"expected the job to {kind} {source.name}, it did {media['how']}")
+    job_best = min(job_all)
+    entry = {
+        "input": source.name, "input_bytes": source.stat().st_size, "duration_s": media["input"]["duration"],
+        "bare_command": shlex.join(["ffmpeg"] + [Path(c).name if c.startswith("/") else c for c in command[1:]]),
+        "bare_s": bare_best, "bare_all_s": bare_all, "bare_with_wav_s": wav_best,
+        "job_s": job_best, "job_all_s": job_all,
+        "engine_s": min(engine_all), "engine_all_s": engine_all,
+        "ratio": bare_best / job_best,
+        "files": media["files"],
+    }
+    log(f"  {kind}: bare ffmpeg {bare_best:.2f} s, job {job_best:.2f} s (engine {entry['engine_s']:.2f} s), ratio {entry['ratio']:.2f}")
+    return entry
+
+
+def run(ctx: common.Context) -> dict:
+    runs = {"remux": 2 if ctx.quick else 5, "transcode": 1 if ctx.quick else 3}
+    results = {"runs": runs, "path": "talentreel.workers.media.process_recording in-process (decrypt original, engine, store outputs encrypted)",
+               "database": ctx.instance.database_url.split(":")[0], "cases": {}}
+    results["cases"]["remux"] = _measure(ctx, "remux", common.h264_flv(), runs["remux"])
+    results["cases"]["transcode"] = _measure(ctx, "transcode", common.sorenson_flv(), runs["transcode"])
+    results["targets"] = [{"target": f"{kind} job >= {minimum}x the speed of bare ffmpeg",
+                           "value": f"{results['cases'][kind]['ratio']:.2f}x", "met": results["cases"][kind]["ratio"] >= minimum}
+                          for kind, minimum in TARGETS.items()]
+    return results
+
+
+def report(results: dict) -> list[str]:
+    lines = [f"job path: {results['path']}; {results['database']}; best of {results['runs']['remux']} (remux) / "
+             f"{results['runs']['transcode']} (transcode) rounds", "",
+             "| job | input | bare ffmpeg s | media job s | of which engine s | ratio bare/job | bare ffmpeg MP4 + WAV s (reference) |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, e in results["cases"].items():
+        lines.append(f"| {kind} | {e['input']} ({e['input_bytes'] / common.MiB:.1f} MiB, {e['duration_s']:.0f} s) | {e['bare_s']:.2f} | "
+                     f"{e['job_s']:.2f} | {e['engine_s']:.2f} | {e['ratio']:.2f} | {e['bare_with_wav_s']:.2f} |")
+    lines += ["", "bare commands:"] + [f"- `{e['bare_command']}`" for e in results["cases"].values()]
+    return lines
+
+
+if __name__ == "__main__":
+    from run import main as run_main
+
+    run_main(["--only", "media"])
