@@ -263,6 +263,15 @@ def talentreel_web(instance: Instance, port: int, log_path: Path, workers: int |
     return Server("talentreel web", command, port, log_path, env=env, ready_path="/-/health")
 
 
+def talentreel_media(instance: Instance, port: int, log_path: Path, workers: int | None = None) -> Server:
+    """The media server as `talentreel up` and production run it: `talentreel media-server`."""
+    env = dict(os.environ, TALENTREEL_DATA_DIR=str(instance.data_dir), TALENTREEL_LOG_LEVEL="WARNING",
+               TALENTREEL_DATABASE_URL=instance.database_url)
+    command = [sys.executable, "-m", "talentreel.server.cli", "media-server", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers or 2)]
+    return Server("talentreel media-server", command, port, log_path, env=env, ready_path="/-/health")
+
+
 def get(port: int, path: str, headers: dict | None = None, method: str = "GET") -> tuple[int, dict, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:

@@ -1,12 +1,14 @@
 """The decrypting Range endpoint against nginx serving the same plaintext file.
 
-The file is the MP4 the real media job makes of the ten-minute H.264 FLV: TalentReel serves it
-from encrypted storage through /media/<token>/video.mp4 (gunicorn as `talentreel web` runs it,
-SQLite, a media token issued under an HR user's web session, whose cookie every request carries
-as a browser's would); nginx serves the decrypted bytes of the same object from a directory with
-sendfile. A third server, the "floor" (wsgi_floor.py: gunicorn with the same workers and threads,
-returning the plaintext range with no framework, database or decryption), shows what gunicorn
-itself costs per request. wrk (one thread: the machine has two cores, shared by wrk, the servers
+The file is the MP4 the real media job makes of the ten-minute H.264 FLV. TalentReel serves it
+from encrypted storage through /media/<token>/video.mp4 as players fetch it: from the media server
+(`talentreel media-server`, what `talentreel up` runs and production deploys; SQLite, a media
+token issued under an HR user's web session, whose cookie every request carries as a browser's
+would). nginx serves the decrypted bytes of the same object from a directory with sendfile. For
+comparison, two more: the web app's own media endpoint ("web": gunicorn as `talentreel web` runs
+it, used when no media server is configured) and the "floor" (wsgi_floor.py: gunicorn with the
+same workers and threads returning the plaintext range with no framework, database or
+decryption), which shows what gunicorn itself costs per request. wrk (one thread: the machine has two cores, shared by wrk, the servers
 and anything else running) drives all three with the same Lua script and seed (ranges.lua):
 random 64 KiB ranges, random 1 MiB ranges, and the whole file.
 
@@ -140,7 +142,8 @@ def floor_server(path: Path, port: int, log_path: Path, workers: int, threads: i
     return common.Server("gunicorn floor", command, port, log_path, env=env)
 
 
-SERVERS = ("nginx", "talentreel", "floor")
+SERVERS = ("nginx", "talentreel", "web", "floor")
+"""talentreel: the media server, which the targets are about; web: the web app's endpoint."""
 
 
 def run(ctx: common.Context) -> dict:
@@ -171,23 +174,28 @@ def run(ctx: common.Context) -> dict:
     workers, threads = ctx.workers or 2, ctx.threads or 4
     results: dict = {
         "file_bytes": size, "seconds_per_run": seconds, "rounds": rounds, "load_connections": LOAD_CONNECTIONS,
-        "talentreel_server": (f"talentreel web --workers {workers} (gunicorn gthread, {workers} workers x 4 threads)" if ctx.threads is None
+        "talentreel_server": f"talentreel media-server --workers {workers} (event loops, uvloop)",
+        "web_server": (f"talentreel web --workers {workers} (gunicorn gthread, {workers} workers x 4 threads)" if ctx.threads is None
                               else f"serve_app.py (talentreel's gunicorn set-up, {workers} workers x {threads} threads)"),
         "nginx_server": f"nginx {workers} workers, sendfile", "floor_server": f"gunicorn gthread {workers} workers x {threads} threads, wsgi_floor.py",
         "database": instance.database_url.split(":")[0], "cookie": True, "load_before": os.getloadavg(), "cases": {},
     }
     with nginx(root, ports["nginx"], ctx.workdir / "nginx", workers), \
-            common.talentreel_web(instance, ports["talentreel"], ctx.workdir / "talentreel-web.log", workers=workers, threads=ctx.threads), \
+            common.talentreel_media(instance, ports["talentreel"], ctx.workdir / "talentreel-media.log", workers=workers), \
+            common.talentreel_web(instance, ports["web"], ctx.workdir / "talentreel-web.log", workers=workers, threads=ctx.threads), \
             floor_server(root / "video.mp4", ports["floor"], ctx.workdir / "floor.log", workers, threads):
         _check_same_bytes(ports["nginx"], ports["talentreel"], media_path, size, cookie)
+        _check_same_bytes(ports["nginx"], ports["web"], media_path, size, cookie)
         urls = {"nginx": f"http://127.0.0.1:{ports['nginx']}/video.mp4",
                 "talentreel": f"http://127.0.0.1:{ports['talentreel']}{media_path}",
+                "web": f"http://127.0.0.1:{ports['web']}{media_path}",
                 "floor": f"http://127.0.0.1:{ports['floor']}/video.mp4"}
         for case, range_size in CASES:
             for mode, connections in (("load", LOAD_CONNECTIONS), ("single", 1)):
                 best: dict = {}
                 for round_index in range(rounds):
-                    order = SERVERS[round_index % 3:] + SERVERS[:round_index % 3]  # each server goes first in turn
+                    turn = round_index % len(SERVERS)
+                    order = SERVERS[turn:] + SERVERS[:turn]  # each server goes first in turn
                     for server in order:
                         if round_index == 0:
                             wrk(urls[server], connections, 1, range_size, size, seed=99, cookie=cookie)  # warm-up
@@ -196,8 +204,9 @@ def run(ctx: common.Context) -> dict:
                             raise RuntimeError(f"{server} {case} {mode}: wrk counted errors {figures['error_kinds']}")
                         if server not in best or figures["requests_per_s"] > best[server]["requests_per_s"]:
                             best[server] = figures
-                nx, tr, fl = best["nginx"], best["talentreel"], best["floor"]
-                entry = {"connections": connections, "nginx": nx, "talentreel": tr, "floor": fl,
+                nx, tr, wb, fl = best["nginx"], best["talentreel"], best["web"], best["floor"]
+                entry = {"connections": connections, "nginx": nx, "talentreel": tr, "web": wb, "floor": fl,
+                         "web_ratio": wb["requests_per_s"] / nx["requests_per_s"],
                          "ratio_requests": tr["requests_per_s"] / nx["requests_per_s"],
                          "ratio_mb": tr["mb_per_s"] / nx["mb_per_s"],
                          "floor_ratio": fl["requests_per_s"] / nx["requests_per_s"],
@@ -205,7 +214,7 @@ def run(ctx: common.Context) -> dict:
                 results["cases"].setdefault(case, {})[mode] = entry
                 log(f"  {case:>6} {mode:<6} nginx {nx['requests_per_s']:6.0f} req/s {nx['mb_per_s']:5.0f} MB/s p50 {nx['p50_ms']:.2f} ms | "
                     f"TalentReel {tr['requests_per_s']:5.0f} req/s {tr['mb_per_s']:5.0f} MB/s p50 {tr['p50_ms']:.2f} ms | "
-                    f"ratio {entry['ratio_requests']:.2f} (floor {entry['floor_ratio']:.2f})")
+                    f"ratio {entry['ratio_requests']:.2f} (web {entry['web_ratio']:.2f}, floor {entry['floor_ratio']:.2f})")
     results["load_after"] = os.getloadavg()
     results["targets"] = evaluate(results)
     return results
@@ -229,17 +238,18 @@ def report(results: dict) -> list[str]:
     load = "/".join(f"{x:.1f}" for x in results["load_before"]) + " before, " + "/".join(f"{x:.1f}" for x in results["load_after"]) + " after"
     lines = [f"file: video.mp4 made by the media job from the 10-minute H.264 FLV, {results['file_bytes']} bytes; "
              f"TalentReel: {results['talentreel_server']}, {results['database']}, requests carry the web session cookie and a media token; "
-             f"nginx: {results['nginx_server']}; floor: {results['floor_server']}. "
+             f"nginx: {results['nginx_server']}; web: {results['web_server']}; floor: {results['floor_server']}. "
              f"wrk 1 thread, {results['seconds_per_run']} s per run, best of {results['rounds']} alternating rounds; "
              f"load average (1/5/15 min) {load}.",
              "",
-             "| case | conns | nginx req/s | TalentReel req/s | ratio | floor req/s | floor ratio | nginx MB/s | TalentReel MB/s | ratio | nginx p50 / p99 ms | TalentReel p50 / p99 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | conns | nginx req/s | TalentReel req/s | ratio | web req/s | web ratio | floor req/s | floor ratio | nginx MB/s | TalentReel MB/s | ratio | nginx p50 / p99 ms | TalentReel p50 / p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for case, _size in CASES:
         for mode in ("load", "single"):
             e = results["cases"][case][mode]
-            nx, tr, fl = e["nginx"], e["talentreel"], e["floor"]
+            nx, tr, wb, fl = e["nginx"], e["talentreel"], e["web"], e["floor"]
             lines.append(f"| {case} | {e['connections']} | {nx['requests_per_s']:.0f} | {tr['requests_per_s']:.0f} | {e['ratio_requests']:.2f} | "
+                         f"{wb['requests_per_s']:.0f} | {e['web_ratio']:.2f} | "
                          f"{fl['requests_per_s']:.0f} | {e['floor_ratio']:.2f} | "
                          f"{nx['mb_per_s']:.0f} | {tr['mb_per_s']:.0f} | {e['ratio_mb']:.2f} | {nx['p50_ms']:.2f} / {nx['p99_ms']:.2f} | "
                          f"{tr['p50_ms']:.2f} / {tr['p99_ms']:.2f} |")

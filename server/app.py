@@ -156,11 +156,15 @@ def _install_request_hooks(app: Flask, database: peewee.Database) -> None:
         nonce = getattr(g, "csp_nonce", None)  # pages with framework inline scripts (admin) get a nonce
         script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
         style_src = "'self' 'unsafe-inline'" if nonce else "'self'"
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            f"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src {style_src}; "
-            f"script-src {script_src}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        )
+        if "Content-Security-Policy" not in response.headers:
+            from .playback.links import media_origin
+
+            media = media_origin()  # the media server, when another origin serves recordings
+            extra = f" {media}" if media else ""
+            response.headers["Content-Security-Policy"] = (
+                f"default-src 'self'; img-src 'self' data: blob:{extra}; media-src 'self' blob:{extra}; "
+                f"connect-src 'self'{extra}; style-src {style_src}; "
+                f"script-src {script_src}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -4,6 +4,7 @@ transcoded."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import FIXTURES, PASSWORD, REDIS_SERVER, ROOT
 from talentreel.server import models as m
 from talentreel.server.accounts import default_organisation
 from talentreel.server.auth import passwords
+from talentreel.server.playback import edge
 from talentreel.workers.worker import run_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
@@ -26,7 +28,17 @@ INTERVIEW = FIXTURES / "interview_en"
 
 
 @pytest.fixture
-def settings(settings):
+def media_socket():
+    sock = edge.listen("127.0.0.1", 0)
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def settings(settings, request):
+    if "media_socket" in request.fixturenames:
+        # Players fetch media from a media server on another port: another origin (CORS, CSP).
+        settings["media_url"] = f"http://{{host}}:{request.getfixturevalue('media_socket').getsockname()[1]}"
     settings["redis_url"] = f"{REDIS_SERVER}/12"
     conn = redis_lib.Redis.from_url(settings["redis_url"])
     conn.flushdb()
@@ -42,6 +54,19 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def media_server(app, media_socket):
+    server = edge.MediaServer(app)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(edge.serve(server, media_socket, stop),), daemon=True)
+    thread.start()
+    yield media_socket.getsockname()[1]
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+    server.pool.shutdown(wait=False)
 
 
 @pytest.fixture
@@ -72,6 +97,17 @@ def page(chromium_executable, live_server, db, make_user, monkeypatch):
     ("legacy_sorenson.flv", "transcode"),
 ])
 def test_upload_play_and_seek(page, app, name, how):
+    upload_play_and_seek(page, app, name, how)
+
+
+def test_plays_and_seeks_from_the_media_server(media_server, page, app):
+    played = []
+    page.on("response", lambda r: played.append(r.status) if f":{media_server}/media/" in r.url else None)
+    upload_play_and_seek(page, app, "interview.mp4", "remux", screenshot="replay-media-server.png")
+    assert 206 in played, "the video was not fetched from the media server"
+
+
+def upload_play_and_seek(page, app, name, how, screenshot=None):
     candidate = m.Candidate.create(organisation=default_organisation(), name=f"Candidate for {name}")
     page.goto(f"{page.base}/candidates/{candidate.id}")
     page.click("text=Upload a recording")
@@ -106,6 +142,6 @@ def test_upload_play_and_seek(page, app, name, how):
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
     assert page.locator("#scrub-thumb").is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"replay-{name}.png"))
+    page.screenshot(path=str(ARTIFACTS / (screenshot or f"replay-{name}.png")))
     assert not page.errors, page.errors
     assert video.count() == 1

@@ -56,8 +56,11 @@ def up(instance: Instance, port, host):
     settings = load_settings(overrides)
     lock = embedded.InstanceLock(settings).acquire()  # before touching anything of the instance
     redis_server = None
-    worker = None
+    worker = media_server = None
     try:
+        if not settings["media_url"]:
+            # Players fetch media from the media server `up` starts, on the host they reached the UI by.
+            overrides["media_url"] = f"http://{{host}}:{settings['media_port']}"
         instance.overrides = overrides
         app = instance.app()
         settings = app.extensions["talentreel"].settings
@@ -70,15 +73,22 @@ def up(instance: Instance, port, host):
         # Own session: Ctrl-C reaches only `up`, which then stops web, worker and Redis in that order.
         worker = subprocess.Popen([sys.executable, "-m", "talentreel.server.cli", "--data", settings["data_dir"], "worker"],
                                   env=env, start_new_session=True)
+        media_server = subprocess.Popen([sys.executable, "-m", "talentreel.server.cli", "--data", settings["data_dir"],
+                                         "media-server", "--host", settings["media_host"], "--port", str(settings["media_port"])],
+                                        env=env, start_new_session=True)
         _print_bootstrap(app, url)
 
         def ready():
+            if media_server.poll() is not None:
+                click.secho(f"the media server did not start (is port {settings['media_port']} free?); replays cannot play", fg="red", err=True)
             click.echo(f"TalentReel is up at {url}  (data: {settings['data_dir']}; Ctrl-C stops)")
 
         from .serve import serve
 
         serve(app, settings["host"], settings["port"], workers=1, threads=8, on_ready=ready)
     finally:
+        if media_server is not None:
+            _stop_process_group(media_server, grace=10)
         if worker is not None:
             _stop_process_group(worker)
         if redis_server is not None:
@@ -120,6 +130,28 @@ def web(instance: Instance, port, host, workers):
     from .serve import serve
 
     serve(app, settings["host"], settings["port"], workers=workers or settings["web_workers"], threads=4)
+
+
+@cli.command("media-server")
+@click.option("--port", type=int, help="Port to listen on (default: the media_port setting, the web port + 1).")
+@click.option("--host", help="Address to bind (default: the media_host setting).")
+@click.option("--workers", type=int, help="Processes (default: the media_workers setting).")
+@pass_instance
+def media_server(instance: Instance, port, host, workers):
+    """Serve recordings' media to players (Range requests, decrypting); see docs/recordings.md."""
+    if port:
+        instance.overrides["media_port"] = port
+    if host:
+        instance.overrides["media_host"] = host
+    app = instance.app(migrate=False)
+    settings = app.extensions["talentreel"].settings
+    from ..playback import edge
+
+    try:
+        edge.run(app, settings["media_host"], settings["media_port"], workers or settings["media_workers"],
+                 on_ready=lambda: click.echo(f"media server at http://{settings['media_host']}:{settings['media_port']}"))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {settings['media_host']}:{settings['media_port']}: {exc.strerror}") from None
 
 
 @cli.command()

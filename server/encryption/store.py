@@ -96,6 +96,18 @@ class OpenedObject:
             fileobj.close()
             raise
 
+    @property
+    def cipher(self) -> fmt.ObjectCipher:
+        return self._cipher
+
+    def detach_file(self) -> BinaryIO:
+        """The open storage file, from now on the caller's to close: the media server keeps it
+        (with `cipher`) to serve many ranges while an access decision is fresh."""
+        if self._file is None:
+            raise ValueError(f"object {self.object_key}: already handed on or closed")
+        fileobj, self._file = self._file, None
+        return fileobj
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

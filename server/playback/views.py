@@ -22,12 +22,13 @@ from ..auth import sessions
 from ..i18n import _
 from ..permissions import can, login_required
 from ..recordings import object_key, progress_of
-from . import tokens
+from . import access, links, tokens
 from .ranges import Unsatisfiable, parse_range
 
 log = logging.getLogger("talentreel.playback")
 
 playback_bp = Blueprint("playback", __name__)
+playback_bp.add_app_template_global(links.media_link, "media_link")
 
 SERVED = {
     "video.mp4": "video/mp4",
@@ -82,18 +83,6 @@ def _visible_recording(recording_id: int, action: str = "recording.view") -> m.R
     return recording
 
 
-def _sign_in_alive(grant: tokens.MediaGrant) -> bool:
-    now = m.utcnow()
-    if grant.session_kind == "web":
-        return m.WebSession.select().where(
-            (m.WebSession.id == grant.session_id) & (m.WebSession.user == grant.user_id)
-            & m.WebSession.revoked_at.is_null() & (m.WebSession.expires_at > now)).exists()
-    if grant.session_kind == "api":
-        return m.ApiToken.select().where(
-            (m.ApiToken.id == grant.session_id) & (m.ApiToken.user == grant.user_id) & m.ApiToken.revoked_at.is_null()).exists()
-    return False
-
-
 def issue_token(recording: m.Recording, user: m.User) -> str:
     """A media token for the signed-in web user (see tokens.py)."""
     record = getattr(session, "record", None)
@@ -141,24 +130,18 @@ def media(token: str, name: str):
     if content_type is None:
         return _refuse(404, f"not a served file: {name[:40]}")
     try:
-        grant = tokens.read(current_app.config["SECRET_KEY"], token, max_age=tokens.TOKEN_TTL_SECONDS)
-    except tokens.InvalidToken as exc:
-        return _refuse(403, f"token {exc.reason}")
-    # Keyed by the sign-in cookie too: a link passed on to someone else signed in is checked anew.
-    cache_key = (token, request.cookies.get(sessions.COOKIE_NAME))
-    cache = _cache()
-    recording = cache.fresh(cache_key)
-    if recording is None:
-        signed_in = sessions.deferred_user(session)  # this endpoint's session is loaded only here
-        if signed_in is not None and signed_in.id != grant.user_id:
-            return _refuse(403, "token of another user")  # a link passed on to someone signed in
-        recording = m.Recording.get_or_none(m.Recording.id == grant.recording_id)
-        if recording is None or recording.state != "ready":
-            return _refuse(404, "recording gone or not ready")
-        user = m.User.get_or_none(m.User.id == grant.user_id)
-        if user is None or not user.is_active or not _sign_in_alive(grant) or not can(user, "recording.play", recording):
-            return _refuse(403, "access withdrawn")
-        cache.remember(cache_key, recording)
+        grant = access.read_grant(current_app.config["SECRET_KEY"], token)
+        # Keyed by the sign-in cookie too: a link passed on to someone else signed in is checked anew.
+        cookie = request.cookies.get(sessions.COOKIE_NAME)
+        cache_key = (token, cookie)
+        cache = _cache()
+        recording = cache.fresh(cache_key)
+        if recording is None:
+            # This endpoint's session is loaded only here, on a cache miss.
+            recording = access.playable_recording(grant, cookie, signed_in_user=sessions.deferred_user(session))
+            cache.remember(cache_key, recording)
+    except access.Refused as refused:
+        return _refuse(refused.status, refused.reason)
     return _serve(recording, name, content_type)
 
 
