@@ -7,7 +7,7 @@ this policy but this policy never overrides a plugin's "no". It only says yes (o
 - ``dept_head``: candidates who applied to (or were interviewed for) openings of their departments;
 - ``interviewer``: interviews they are assigned to;
 - every staff role: candidates explicitly granted to them (a Grant), beyond the role's reach;
-- ``candidate``: their own profile;
+- ``candidate``: their own profile, export and erasure request, and the recordings HR shared with them;
 - ``it_admin``: system settings and health, no candidate data unless also ``hr``.
 
 Everything is read from the database at each call, so a change of role, department or grant
@@ -20,6 +20,7 @@ from talentreel.server import models as m
 from talentreel.server.plugins import hookimpl
 
 CANDIDATE_DATA = {"candidate", "interview", "recording", "report"}
+HR_ONLY_VERBS = {"erase", "invite", "share", "export", "request_erasure"}
 SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage"}
 
 
@@ -131,8 +132,18 @@ def talentreel_permission(user, action, obj):
 
     if kind in CANDIDATE_DATA:
         if obj is None:  # listing: each row is checked again, or the query is scoped (see scoping.py)
-            return True if verb == "list" and roles & {"dept_head", "interviewer", "candidate"} else None
+            # Candidates list nothing: their portal shows their own file (see portal/views.py).
+            return True if verb == "list" and roles & {"dept_head", "interviewer"} else None
         candidate = _candidate_of(obj)
+        if "candidate" in roles and candidate.user_id == user.id:
+            # Their own file, their data-subject export and erasure request; of the recordings,
+            # only those HR shared with them; never reports or reviewers' notes.
+            if kind == "candidate" and verb in ("view", "export", "request_erasure"):
+                return True
+            if kind == "recording" and verb in ("view", "play") and obj.shared_with_candidate:
+                return True
+        if verb in HR_ONLY_VERBS:
+            return None  # erasing, inviting, sharing and exporting stay with HR, whatever the grants
         read = verb in ("view", "list", "play")
         if "dept_head" in roles and read and dept_head_reaches(user, candidate):
             return True
@@ -144,7 +155,5 @@ def talentreel_permission(user, action, obj):
                 return True
         # An explicit grant reaches beyond any role's default reach (a candidate's own account aside).
         if roles - {"candidate"} and active_grant(user, candidate, "view" if read else "edit"):
-            return True
-        if "candidate" in roles and kind == "candidate" and verb == "view" and candidate.user_id == user.id:
             return True
     return None

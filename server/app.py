@@ -117,6 +117,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True)
     from .recordings import complete_upload
 
     app.register_blueprint(playback_bp)
+    from .portal import portal_bp
+
+    app.register_blueprint(portal_bp)
     ingest.init_app(app)
     ingest.register_completion_handler(app, lambda upload, path: complete_upload(state, upload, path))
 

@@ -97,6 +97,19 @@ def talentreel_permission(user, action, obj):
     """
 
 
+@hookspec
+def talentreel_candidate_erased(candidate_id):
+    """Forget what a plugin keeps about a candidate who is being erased (search index entries,
+    caches, copies in external systems). Called after the candidate's key was destroyed and their
+    stored objects deleted, before their rows are.
+
+    :param candidate_id: the id of the candidate being erased (its rows still exist during the call).
+    :returns: nothing (the return value is ignored).
+    Combining: every implementation is called; one that raises stops the erasure before any row is
+    deleted (the key and objects are gone already), so the erasure can be run again once fixed.
+    """
+
+
 # --- migration --------------------------------------------------------------------------------
 
 

@@ -144,6 +144,7 @@ class Candidate(BaseModel):
     user = pw.ForeignKeyField(User, null=True, backref="candidate_profiles", on_delete="SET NULL")
     in_talent_pool = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=utcnow)
+    legal_hold = pw.BooleanField(default=False)  # no erasure, no retention sweep while set (migration 11)
 
 
 class Opening(BaseModel):
@@ -176,6 +177,7 @@ class Interview(BaseModel):
     questions = JSONField(default=list)  # ["question text", ...] in the order asked
     status = pw.CharField(default="scheduled")
     created_at = pw.DateTimeField(default=utcnow)
+    candidate_feedback = pw.TextField(null=True)  # what HR tells the candidate, shown in the portal (migration 11)
 
 
 class InterviewInterviewer(BaseModel):
@@ -210,6 +212,7 @@ class Recording(BaseModel):
     sha256 = pw.CharField(null=True)
     media = JSONField(default=dict)  # probe results, how it was processed, stored object keys
     tier = pw.CharField(default="hot")
+    shared_with_candidate = pw.BooleanField(default=False)  # the candidate may replay it in the portal (migration 11)
     # Where it came from, unique so a retried arrival cannot make a second recording:
     # "upload:<tus token>", "ingest:<sha256>" or "<migrator kind>:<legacy id>".
     source_ref = pw.CharField(null=True, unique=True)
@@ -486,3 +489,37 @@ class MigrationItem(BaseModel):
 
 
 ALL_MODELS += (CandidateNote, CandidateDocument, MigrationRun, MigrationItem)
+
+
+class PortalInvite(BaseModel):
+    """A one-time link by which a candidate sets the password of their portal account (HR hands
+    it over: by e-mail, in person). Stored hashed; works once, until it expires."""
+
+    user = pw.ForeignKeyField(User, backref="portal_invites", on_delete="CASCADE")
+    token_hash = pw.CharField(unique=True)
+    created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+
+ERASURE_STATES = ("requested", "erased", "refused")
+
+
+class ErasureRequest(BaseModel):
+    """A candidate's request to be forgotten, and what became of it. After the erasure nothing of
+    the candidate is left but `candidate_ref` ("candidate #12"), kept so HR can show the request
+    was honoured."""
+
+    candidate = pw.ForeignKeyField(Candidate, null=True, backref="erasure_requests", on_delete="SET NULL")
+    organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
+    candidate_ref = pw.CharField()
+    state = pw.CharField(default="requested", choices=[(s, s) for s in ERASURE_STATES])
+    requested_by = pw.ForeignKeyField(User, null=True, backref="erasure_requests", on_delete="SET NULL")
+    requested_at = pw.DateTimeField(default=utcnow)
+    decided_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    decided_at = pw.DateTimeField(null=True)
+    reason = pw.TextField(null=True)
+
+
+ALL_MODELS += (PortalInvite, ErasureRequest)

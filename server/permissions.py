@@ -11,6 +11,7 @@ from .errors import PermissionDenied
 
 ACTIONS = (
     "candidate.list", "candidate.view", "candidate.create", "candidate.edit", "candidate.delete",
+    "candidate.export", "candidate.erase", "candidate.request_erasure", "candidate.invite", "recording.share",
     "opening.list", "opening.view", "opening.create", "opening.edit",
     "interview.list", "interview.view", "interview.create", "interview.edit",
     "recording.view", "recording.play", "recording.create",

@@ -191,6 +191,27 @@ def test_hook_talentreel_permission(app_with_plugin, make_user):
         assert not can(hr, "candidate.delete", candidate)
 
 
+def test_hook_talentreel_candidate_erased(app, make_user):
+    from talentreel.server.erasure import erase_candidate
+    from talentreel.server.plugins import hookimpl
+
+    forgotten = []
+
+    class SearchIndex:  # what a search or cache plugin does: drop its entries of the candidate
+        @hookimpl
+        def talentreel_candidate_erased(self, candidate_id):
+            assert m.Candidate.get_or_none(m.Candidate.id == candidate_id) is not None  # rows still there
+            forgotten.append(candidate_id)
+
+    app.extensions["talentreel"].plugins.register(SearchIndex())
+    hr = make_user("hr_eraser", roles=("hr",))
+    candidate = m.Candidate.create(organisation=hr.organisation, name="To Forget")
+    with app.test_request_context():
+        erase_candidate(candidate, hr)
+    assert forgotten == [candidate.id]
+    assert m.Candidate.get_or_none(m.Candidate.id == candidate.id) is None
+
+
 def test_hook_talentreel_migrators(app_with_plugin):
     migrators = merged_by_name(app_with_plugin.extensions["talentreel"].plugins, "talentreel_migrators", key="kind")
     assert migrators["example-csv"]["reader"] == "talentreel_example_plugin:Reader"

@@ -1,6 +1,6 @@
 """The dashboard: counts, the latest candidates and the next interviews the signed-in user may see."""
 
-from flask import g, render_template
+from flask import g, redirect, render_template, url_for
 
 from .. import models as m
 from .. import scoping
@@ -16,6 +16,8 @@ LATEST = 8
 @web_bp.get("/")
 @login_required
 def dashboard():
+    if g.user.roles == {"candidate"}:
+        return redirect(url_for("portal.home"))  # a candidate's home is the portal
     # Counts come from the scoped queries alone: asking the permission hook about every row of the
     # organisation is what scoping.py exists to avoid. The short lists are checked row by row.
     counts = {}

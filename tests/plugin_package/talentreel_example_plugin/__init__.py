@@ -80,3 +80,12 @@ def talentreel_migrators():
 
 class Reader:
     pass
+
+
+ERASED: list[int] = []
+"""Candidates this plugin was told to forget (a real plugin would drop its index entries)."""
+
+
+@hookimpl
+def talentreel_candidate_erased(candidate_id):
+    ERASED.append(candidate_id)
