@@ -16,6 +16,8 @@ takes effect on the next request.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from talentreel.server import models as m
 from talentreel.server.plugins import hookimpl
 
@@ -89,11 +91,15 @@ def interviewer_reaches_candidate(user, candidate) -> bool:
     )
 
 
+GRANT_USE_TOUCH = dt.timedelta(hours=1)
+"""A grant's last_used_at (which the access review reads) is written at most this often."""
+
+
 def active_grant(user, candidate, permission: str = "view") -> bool:
     allowed = ("view", "edit") if permission == "view" else ("edit",)
     now = m.utcnow()
-    return (
-        m.Grant.select()
+    grant = (
+        m.Grant.select(m.Grant.id, m.Grant.last_used_at)
         .where(
             (m.Grant.user == user)
             & (m.Grant.candidate == candidate)
@@ -101,8 +107,14 @@ def active_grant(user, candidate, permission: str = "view") -> bool:
             & m.Grant.revoked_at.is_null()
             & (m.Grant.expires_at.is_null() | (m.Grant.expires_at > now))
         )
-        .exists()
+        .first()
     )
+    if grant is None:
+        return False
+    if grant.last_used_at is None or now - grant.last_used_at > GRANT_USE_TOUCH:
+        # Used now: the access review tells grants in use from forgotten ones.
+        m.Grant.update(last_used_at=now).where(m.Grant.id == grant.id).execute()
+    return True
 
 
 @hookimpl(trylast=True)

@@ -56,6 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage_backend", "str", "local", "Name of the storage backend plugin holding recordings and reports' media."),
     Setting("storage_path", "path", _data_path("objects"), "Root directory of the `local` storage backend."),
     Setting("storage_cold_path", "str", "", "Second root of the `local` backend for the cold tier (e.g. a larger, cheaper mount); empty: no cold tier."),
+    Setting("retention_days_after_close", "int", 0, "Erase candidates this many days after the last opening they applied to closed, unless they joined the talent pool or are under legal hold; 0: keep. An organisation's own rule (`talentreel retention set`) wins.", minimum=0),
     Setting("cold_after_days", "int", 0, "Move recordings nobody played for this many days to the cold tier; 0: never.", minimum=0),
     Setting("s3_endpoint_url", "str", "", "URL of an S3-compatible store (e.g. `http://minio:9000`); empty for AWS S3. Also switches to path-style addressing."),
     Setting("s3_bucket", "str", "", "Bucket holding the objects (required when `storage_backend` is `s3`); it must already exist."),

@@ -522,4 +522,14 @@ class ErasureRequest(BaseModel):
     reason = pw.TextField(null=True)
 
 
-ALL_MODELS += (PortalInvite, ErasureRequest)
+class AccessReview(BaseModel):
+    """A stored access review (access_review.py): who could see which candidates, and why, as it
+    was when made. Made every quarter and on demand."""
+
+    organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
+    made_at = pw.DateTimeField(default=utcnow, index=True)
+    grants_flagged = pw.IntegerField(default=0)
+    data = JSONField(default=dict)
+
+
+ALL_MODELS += (PortalInvite, ErasureRequest, AccessReview)

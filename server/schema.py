@@ -62,11 +62,11 @@ def _migration_journal(db, migrator):
     db.create_tables([models.CandidateNote, models.CandidateDocument, models.MigrationRun, models.MigrationItem], safe=True)
 
 
-@migration(11, "candidate portal: sharing with candidates, feedback, invites, erasure requests, legal hold")
+@migration(11, "candidate portal: sharing with candidates, feedback, invites, erasure requests, legal hold; access reviews")
 def _candidate_portal(db, migrator):
     from playhouse.migrate import migrate as run
 
-    db.create_tables([models.PortalInvite, models.ErasureRequest], safe=True)
+    db.create_tables([models.PortalInvite, models.ErasureRequest, models.AccessReview], safe=True)
     for table, column, field in (("recording", "shared_with_candidate", models.Recording.shared_with_candidate),
                                  ("candidate", "legal_hold", models.Candidate.legal_hold),
                                  ("interview", "candidate_feedback", models.Interview.candidate_feedback)):

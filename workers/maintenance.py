@@ -74,3 +74,19 @@ def bring_back_recording(recording_id: int) -> dict:
         state.storage.set_tier(key, "hot")
     m.Recording.update(tier="hot").where(m.Recording.id == recording_id).execute()
     return {"moved": True}
+
+
+@job
+def retention_sweep() -> dict:
+    """Erase the candidates whose organisation's retention rule says their time is up."""
+    from talentreel.server import retention
+
+    return retention.sweep()
+
+
+@job
+def access_review_snapshot() -> dict:
+    """Keep this quarter's access review of every organisation."""
+    from talentreel.server import access_review
+
+    return {"access_reviews": access_review.snapshot()}
