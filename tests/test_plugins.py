@@ -86,8 +86,15 @@ def test_entry_point_plugin_is_loaded(app_with_plugin):
     assert len(rows["example"]["hooks"]) == len(HOOK_NAMES)
 
 
-def test_plugins_json_lists_name_version_hooks(app_with_plugin):
-    rows = app_with_plugin.test_client().get("/-/plugins.json").get_json()
+def test_plugins_json_lists_name_version_hooks(app_with_plugin, make_user):
+    from conftest import PASSWORD, csrf_token_from
+
+    admin = make_user("plugins_admin", roles=("it_admin",))
+    client = app_with_plugin.test_client()
+    assert client.get("/-/plugins.json").status_code == 302  # to the sign-in page
+    page = client.get("/login")
+    client.post("/login", data={"username": admin.username, "password": PASSWORD, "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    rows = client.get("/-/plugins.json").get_json()
     example = next(r for r in rows if r["name"] == "example")
     assert example["version"] == "1.2.3" and "talentreel_startup" in example["hooks"]
 
