@@ -216,13 +216,17 @@ class MediaServer:
         if isinstance(routed, bytes):
             return routed
         token, name, _ = routed
-        try:
-            access.read_grant(self.secret, token)  # signature and age: no database, refused early
-        except access.Refused as refused:
-            log.info("media request refused (%s): %s", refused.status, refused.reason)
-            return self.refusal(refused.status, request)
+        # A fresh entry means this token was verified (and the access decided) moments ago, and
+        # expires with the token at the latest: checking the signature again is most of a request's cost.
         entry = self.fresh((token, request.cookie, name))
-        if entry is None or entry.fd is None:
+        if entry is None:
+            try:
+                access.read_grant(self.secret, token)  # signature and age: no database, refused early
+            except access.Refused as refused:
+                log.info("media request refused (%s): %s", refused.status, refused.reason)
+                return self.refusal(refused.status, request)
+            return None
+        if entry.fd is None:
             return None
         planned = self.plan(request, entry)
         if isinstance(planned, bytes):
@@ -363,7 +367,10 @@ class MediaServer:
         from . import views
 
         token, cookie, name = key
-        grant = access.read_grant(self.secret, token)
+        try:
+            grant, token_expires = tokens.read_with_expiry(self.secret, token)
+        except tokens.InvalidToken as exc:
+            raise access.Refused(403, f"token {exc.reason}") from None
         database = self.state.database
         with self.app.app_context():
             try:
@@ -379,7 +386,9 @@ class MediaServer:
             finally:
                 if not database.is_closed():
                     database.close()
-        entry = Opened(expires=time.monotonic() + tokens.AUTH_CACHE_SECONDS, content_type=content_type,
+        # Fresh for AUTH_CACHE_SECONDS, and never past the token's own expiry.
+        lifetime = min(tokens.AUTH_CACHE_SECONDS, token_expires - time.time())
+        entry = Opened(expires=time.monotonic() + lifetime, content_type=content_type,
                        plaintext_size=opened.plaintext_size, cipher=opened.cipher, key=store_key)
         fileobj = opened.detach_file()
         try:

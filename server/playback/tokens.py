@@ -45,10 +45,15 @@ def issue(secret_key: str, grant: MediaGrant) -> str:
 
 
 def read(secret_key: str, token: str, max_age: int = TOKEN_TTL_SECONDS) -> MediaGrant:
+    return read_with_expiry(secret_key, token, max_age)[0]
+
+
+def read_with_expiry(secret_key: str, token: str, max_age: int = TOKEN_TTL_SECONDS) -> tuple[MediaGrant, float]:
+    """The grant and when the token stops being accepted (a Unix time)."""
     try:
-        user_id, recording_id, kind, session_id = _serializer(secret_key).loads(token, max_age=max_age)
+        (user_id, recording_id, kind, session_id), issued = _serializer(secret_key).loads(token, max_age=max_age, return_timestamp=True)
     except SignatureExpired:
         raise InvalidToken("expired") from None
     except (BadSignature, ValueError, TypeError):
         raise InvalidToken("invalid") from None
-    return MediaGrant(int(user_id), int(recording_id), str(kind), int(session_id))
+    return MediaGrant(int(user_id), int(recording_id), str(kind), int(session_id)), issued.timestamp() + max_age
