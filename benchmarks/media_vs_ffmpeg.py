@@ -2,9 +2,9 @@
 
 Ours: the real job path, talentreel.workers.media.process_recording, run in this process as a
 worker's work horse runs it, on a recording already ingested (stored encrypted). It decrypts the
-original to a temporary file, runs the media engine (one ffmpeg run making video.mp4, poster,
-thumbnails and the 16 kHz WAV, plus the sprite tiling), and stores every output encrypted
-(fsync included). Running it again replaces the outputs, so each round does the whole job.
+original to a temporary file, runs the media engine (an ffmpeg per output, side by side, making
+video.mp4, the poster and the thumbnails, plus the sprite tiling), and stores every output
+encrypted (fsync included). The analyzers' WAV is the analysis job's work since it left this job. Running it again replaces the outputs, so each round does the whole job.
 
 Bare: ffmpeg alone making only the MP4, with the settings the engine uses:
   remux      ffmpeg -i h264.flv -map 0:v:0 -map 0:a:0 -c copy -movflags +faststart out.mp4
@@ -29,7 +29,7 @@ TARGETS = {"remux": 0.8, "transcode": 0.95}
 
 def bare_command(kind: str, source, target, wav=None) -> list[str]:
     """ffmpeg making the MP4 as the engine does; with `wav`, also the analysis WAV in the same run."""
-    from talentreel.server.media import pipeline
+    from talentreel.server.media import audio, pipeline
 
     command = [common.ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
                "-map", "0:v:0", "-map", "0:a:0"]
@@ -40,7 +40,7 @@ def bare_command(kind: str, source, target, wav=None) -> list[str]:
                     "-c:a", "aac", "-b:a", pipeline.AAC_BITRATE]
     command += ["-movflags", "+faststart", "-f", "mp4", str(target)]
     if wav is not None:
-        command += ["-map", "0:a:0", "-ar", str(pipeline.WAV_SAMPLE_RATE), "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(wav)]
+        command += ["-map", "0:a:0", "-ar", str(audio.SAMPLE_RATE), "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(wav)]
     return command
 
 
@@ -48,7 +48,8 @@ def _measure(ctx: common.Context, kind: str, source, runs: int) -> dict:
     instance = ctx.instance
     command = bare_command(kind, source, ctx.workdir / f"bare-{kind}.mp4")
     bare_best, bare_all, _ = common.best_of(runs, lambda: subprocess.run(command, check=True))
-    # For reference only: bare ffmpeg also writing the 16 kHz WAV, the output that costs a decode.
+    # For reference only: bare ffmpeg also writing the 16 kHz WAV (what the media job made before
+    # the WAV moved to the analysis job), the output that costs a decode.
     with_wav = bare_command(kind, source, ctx.workdir / f"bare-{kind}-2.mp4", ctx.workdir / f"bare-{kind}.wav")
     wav_best, _wav_all, _ = common.best_of(runs, lambda: subprocess.run(with_wav, check=True))
 

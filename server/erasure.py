@@ -27,7 +27,7 @@ from . import audit
 from . import models as m
 from .encryption.keys import destroy_candidate_key
 from .errors import ValidationError
-from .recordings import OUTPUT_NAMES, object_key
+from .recordings import FORMER_OUTPUT_NAMES, OUTPUT_NAMES, object_key
 
 log = logging.getLogger("talentreel.erasure")
 
@@ -37,7 +37,7 @@ def object_keys_of(candidate: m.Candidate) -> list[str]:
     documents, and any object whose data key is wrapped by the candidate's key."""
     keys = set()
     for recording in m.Recording.select(m.Recording.id).where(m.Recording.candidate == candidate):
-        keys.update(object_key(recording.id, name) for name in (*OUTPUT_NAMES, "original"))
+        keys.update(object_key(recording.id, name) for name in (*OUTPUT_NAMES, *FORMER_OUTPUT_NAMES, "original"))
     for document in m.CandidateDocument.select().where(m.CandidateDocument.candidate == candidate):
         if document.object_key:
             keys.add(document.object_key)

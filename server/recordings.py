@@ -19,7 +19,10 @@ from . import models as m
 
 MEDIA_JOB = "talentreel.workers.media.process_recording"
 
-OUTPUT_NAMES = ("video.mp4", "poster.jpg", "sprite.jpg", "sprite.json", "audio.wav")
+OUTPUT_NAMES = ("video.mp4", "poster.jpg", "sprite.jpg", "sprite.json")
+FORMER_OUTPUT_NAMES = ("audio.wav",)
+"""Outputs older versions of the media job stored: removed when a recording is processed again,
+moved between tiers and erased with the rest."""
 """Files the media job derives; the replay serves the first four, analysis reads the wav."""
 
 ORIGINAL = "original"

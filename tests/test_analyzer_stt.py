@@ -40,7 +40,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def interview_wav(tmp_path_factory) -> Path:
-    """The fixture's sound as the media job makes it (16 kHz mono s16le), once per session."""
+    """The fixture's sound as the analysis job makes it (16 kHz mono s16le), once per session."""
     from talentreel.server.media.ffmpeg import ffmpeg_executable
 
     path = tmp_path_factory.getbasetemp() / "interview_en.wav"

@@ -1,4 +1,5 @@
-"""The media pipeline: remux or transcode, poster, sprite, WAV; idempotent and clean on failure."""
+"""The media pipeline: remux or transcode, poster, sprite; the analyzers' WAV (made from the
+replay's video); idempotent and clean on failure."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import pytest
 
 from conftest import FIXTURES
 from talentreel.server.media import ffmpeg
+from talentreel.server.media.audio import extract_wav
 from talentreel.server.media.pipeline import plan, process
 from talentreel.server.media.probe import AudioInfo, MediaInfo, MediaRejected, VideoInfo
 from talentreel.server.media.sprite import layout
 
 INTERVIEW = FIXTURES / "interview_en"
 TRUTH = json.loads((INTERVIEW / "truth.json").read_text())
-OUTPUTS = {"video.mp4", "poster.jpg", "sprite.jpg", "sprite.json", "audio.wav"}
+OUTPUTS = {"video.mp4", "poster.jpg", "sprite.jpg", "sprite.json"}
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +117,10 @@ def test_outputs_are_complete_and_play(processed, name):
 
 
 @pytest.mark.parametrize("name", ["interview.mp4", "legacy_h264.flv", "legacy_sorenson.flv"])
-def test_wav_is_16k_mono_for_the_whole_recording(processed, name):
+def test_wav_is_16k_mono_for_the_whole_recording(processed, name, tmp_path):
     _, out = processed(name)
-    with wave.open(str(out / "audio.wav")) as wav:
+    assert extract_wav(out / "video.mp4", tmp_path / "audio.wav") == tmp_path / "audio.wav"
+    with wave.open(str(tmp_path / "audio.wav")) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
         assert wav.getnframes() / 16000 == pytest.approx(TRUTH["duration"], abs=0.1)
 
@@ -171,8 +174,9 @@ def test_video_without_sound_is_remuxed_and_has_no_wav(tmp_path):
     ffmpeg.run(["-i", str(INTERVIEW / "interview.mp4"), "-an", "-c", "copy", str(silent)])
     result = process(silent, tmp_path / "out")
     assert (result["how"], result["audio"]) == ("remux", None)
-    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS - {"audio.wav"}
-    assert "audio.wav" not in result["files"] and result["output"]["audio"] is None
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
+    assert result["output"]["audio"] is None
+    assert extract_wav(tmp_path / "out" / "video.mp4", tmp_path / "audio.wav") is None
 
 
 def test_odd_sized_silent_video_is_transcoded(tmp_path):
@@ -183,7 +187,7 @@ def test_odd_sized_silent_video_is_transcoded(tmp_path):
     assert (result["how"], result["video"], result["audio"]) == ("transcode", "libx264", None)
     video = result["output"]["video"]
     assert (video["codec"], video["pix_fmt"], video["width"], video["height"]) == ("h264", "yuv420p", 320, 240)
-    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS - {"audio.wav"}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
 
 
 def test_wav_follows_the_replay_timeline_when_sound_starts_late(tmp_path):
@@ -193,7 +197,8 @@ def test_wav_follows_the_replay_timeline_when_sound_starts_late(tmp_path):
     ffmpeg.run(["-i", str(INTERVIEW / "interview.mp4"), "-itsoffset", "3", "-i", str(INTERVIEW / "interview.mp4"),
                 "-map", "0:v", "-map", "1:a", "-c", "copy", str(late)])
     process(late, tmp_path / "out")
-    with wave.open(str(tmp_path / "out" / "audio.wav")) as wav:
+    extract_wav(tmp_path / "out" / "video.mp4", tmp_path / "audio.wav")
+    with wave.open(str(tmp_path / "audio.wav")) as wav:
         assert wav.getnframes() / 16000 == pytest.approx(3 + TRUTH["duration"], abs=0.1)
         head = wav.readframes(16000 * 2)
     assert head == bytes(len(head))
@@ -210,8 +215,9 @@ def test_only_the_stream_that_needs_it_is_reencoded(tmp_path):
 
 
 def test_a_long_recording_does_not_stall(tmp_path):
-    """Ten minutes of the interview, remuxed. With the WAV and the keyframe thumbnails in the
-    same ffmpeg as the copy, ffmpeg 9 stalled for good on this nearly every time."""
+    """Ten minutes of the interview, remuxed. With the WAV (then made by this job) and the
+    keyframe thumbnails in the same ffmpeg as the copy, ffmpeg 9 stalled for good on this nearly
+    every time; now each output has an ffmpeg of its own."""
     playlist = tmp_path / "playlist.txt"
     playlist.write_text(f"file '{INTERVIEW / 'legacy_h264.flv'}'\n" * 9)
     long = tmp_path / "long.flv"
@@ -219,7 +225,8 @@ def test_a_long_recording_does_not_stall(tmp_path):
     result = process(long, tmp_path / "out", timeout=60)
     assert result["how"] == "remux"
     assert result["output"]["duration"] == pytest.approx(9 * 69.9, abs=2)
-    with wave.open(str(tmp_path / "out" / "audio.wav")) as wav:
+    extract_wav(tmp_path / "out" / "video.mp4", tmp_path / "audio.wav", timeout=60)
+    with wave.open(str(tmp_path / "audio.wav")) as wav:
         assert wav.getnframes() / 16000 == pytest.approx(result["output"]["duration"], abs=0.5)
 
 

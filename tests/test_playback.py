@@ -74,7 +74,7 @@ def test_remuxed_and_stored_encrypted(state, ready):
     assert ready.sha256 and len(ready.sha256) == 64
     assert 69 < ready.duration_seconds < 71
     storage_root = state.settings["storage_path"]
-    for name in ("original", "video.mp4", "poster.jpg", "sprite.jpg", "sprite.json", "audio.wav"):
+    for name in ("original", "video.mp4", "poster.jpg", "sprite.jpg", "sprite.json"):
         raw = open(f"{storage_root}/{object_key(ready.id, name)}", "rb").read(64)
         assert raw.startswith(b"TREN"), f"{name} is not stored encrypted"
     # Nothing of the plaintext is at rest: the MP4 box names never appear in the stored bytes.
@@ -85,7 +85,7 @@ def test_remuxed_and_stored_encrypted(state, ready):
 def test_running_the_job_twice_leaves_one_set_of_outputs(state, ready):
     process_recording(ready.id)
     keys = sorted(state.storage.keys(f"recordings/{ready.id}/"))
-    assert keys == sorted(object_key(ready.id, n) for n in ("original", "video.mp4", "poster.jpg", "sprite.jpg", "sprite.json", "audio.wav"))
+    assert keys == sorted(object_key(ready.id, n) for n in ("original", "video.mp4", "poster.jpg", "sprite.jpg", "sprite.json"))
     assert m.Recording.get_by_id(ready.id).state == "ready"
     assert m.DataKey.select().where(m.DataKey.object_key.startswith(f"recordings/{ready.id}/")).count() == len(keys)
 

@@ -144,7 +144,7 @@ def test_erasure_request_then_erasure_removes_rows_objects_and_key(app, hr_clien
     assert "HR will confirm" in me.get("/portal/").get_data(as_text=True)
     assert m.ErasureRequest.get().state == "requested"
 
-    keys = [object_key(r.id, n) for r in recordings for n in ("original", "video.mp4", "poster.jpg", "audio.wav")]
+    keys = [object_key(r.id, n) for r in recordings for n in ("original", "video.mp4", "poster.jpg", "sprite.jpg")]
     root = state.settings["storage_path"]
     backup = tmp_path / "old-backup"  # a copy of the ciphertext, as an old backup would hold
     shutil.copytree(root, backup)

@@ -17,6 +17,7 @@ from talentreel.server.analysis import consent, report as report_mod
 from talentreel.server.analysis.contract import AnalysisInput
 from talentreel.server.analysis.runner import not_chosen, resolve, run_all
 from talentreel.server.plugins import merged_by_name
+from talentreel.server.media.audio import extract_wav
 from talentreel.server.recordings import object_key
 
 from .base import get_app, job, report_progress
@@ -58,7 +59,11 @@ def analyze_recording(recording_id: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"talentreel-analysis-{recording_id}-"))
     try:
         video = _decrypt(state.store, object_key(recording_id, "video.mp4"), work / "video.mp4")
+        # Made here from the replay's video (see server/media/audio.py); recordings processed by
+        # older versions may still have a stored one.
         audio = _decrypt(state.store, object_key(recording_id, "audio.wav"), work / "audio.wav")
+        if audio is None and video is not None:
+            audio = extract_wav(video, work / "audio.wav", timeout=state.settings["job_timeout_seconds"])
         inp = AnalysisInput(
             recording_id=recording_id, audio_path=audio, video_path=video,
             duration=recording.duration_seconds or 0.0,

@@ -2,7 +2,7 @@
 
 The job asks (this module), the engine works (talentreel.server.media.pipeline). Running the job
 twice leaves one set of outputs: each output has a fixed key and replaces the previous object,
-and outputs a new run no longer makes (a wav of a recording found silent) are deleted.
+and outputs a new run no longer makes (the analysis WAV older versions stored) are deleted.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from talentreel.server import jobs, models as m
 from talentreel.server.media import pipeline
 from talentreel.server.media.ffmpeg import FfmpegCancelled
 from talentreel.server.media.probe import MediaRejected
-from talentreel.server.recordings import ORIGINAL, OUTPUT_NAMES, object_key
+from talentreel.server.recordings import FORMER_OUTPUT_NAMES, ORIGINAL, OUTPUT_NAMES, object_key
 
 from .base import JobCancelled, get_app, job, report_progress, settings
 
@@ -78,7 +78,7 @@ def process_recording(recording_id: int) -> dict:
         for name in made:
             with open(work / "out" / name, "rb") as fh:
                 store.put(object_key(recording_id, name), fh, candidate_id=recording.candidate_id)
-        for name in set(OUTPUT_NAMES) - set(made):
+        for name in set(OUTPUT_NAMES + FORMER_OUTPUT_NAMES) - set(made):
             store.delete(object_key(recording_id, name))
         recording = m.Recording.get_by_id(recording_id)
         recording.sha256 = result["sha256"]

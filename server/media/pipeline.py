@@ -6,8 +6,10 @@
 - poster.jpg: a picture from about 10% in, past the dark first frames of a webcam.
 - sprite.jpg + sprite.json: a grid of 160 px thumbnails, one every `interval` seconds (at most
   about 100), for hover-scrubbing; the JSON gives each thumbnail's time and rectangle.
-- audio.wav: 16 kHz mono 16-bit PCM for the analyzers, on the same timeline as video.mp4.
-  Absent when the recording has no sound.
+
+The analyzers' 16 kHz WAV is not made here but by the analysis job, from video.mp4 (audio.py):
+decoding and resampling the sound costs several times a remux, and a recording is playable
+without it.
 
 Each output has an ffmpeg of its own, all running at once (see _commands for why). Poster and
 thumbnails decode keyframes only: a few pictures instead of the whole video, so a remux stays
@@ -38,7 +40,6 @@ VIDEO = "video.mp4"
 POSTER = "poster.jpg"
 SPRITE = "sprite.jpg"
 SPRITE_INDEX = "sprite.json"
-WAV = "audio.wav"
 THUMBNAILS = "thumbnails.y4m"
 """Raw thumbnails ffmpeg writes for sprite.tile; not an output."""
 
@@ -57,8 +58,6 @@ POSTER_AT = 0.10
 POSTER_MAX_WIDTH = 1280
 POSTER_QUALITY = 3
 """mjpeg qscale, 2 (best) .. 31."""
-
-WAV_SAMPLE_RATE = 16000
 
 HASH_CHUNK_BYTES = 1024 * 1024
 
@@ -84,7 +83,7 @@ def _commands(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_
     """The ffmpeg command making video.mp4, and those run alongside it: one per output.
 
     One ffmpeg with several outputs can stall for good (seen with ffmpeg 9, in up to one run in
-    two on a 10-minute recording) when outputs that write steadily (video, WAV) share it with
+    two on a 10-minute recording) when outputs that write steadily (video, audio) share it with
     outputs that write rarely (thumbnails, poster): its scheduler paces the outputs against each
     other. ffmpegs with one output each never stalled, and they spread over the cores by
     themselves; reading the recording several times costs less than decoding it.
@@ -102,11 +101,6 @@ def _commands(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_
     main += ["-movflags", "+faststart", "-f", "mp4", str(work / VIDEO)]
 
     alongside = []
-    if info.audio is not None:
-        # first_pts=0 pads silence when the sound starts after the picture, so a time in the
-        # analysis is the same time in the replay.
-        alongside.append(["-i", str(source), "-map", "0:a:0", "-af", "aresample=first_pts=0", "-ar", str(WAV_SAMPLE_RATE),
-                          "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(work / WAV)])
     # Keyframes only, unless asked otherwise: the demuxer drops the other video packets before
     # they reach the decoder.
     pictures = [] if exact_thumbnails else ["-discard:v", "nokey", "-skip_frame", "nokey", "-threads", "1"]
@@ -223,7 +217,7 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
                 raise complete.error from None
             raise
         complete.result()
-        expected = [VIDEO, POSTER, THUMBNAILS] + ([WAV] if info.audio is not None else [])
+        expected = [VIDEO, POSTER, THUMBNAILS]
         missing = [name for name in expected if not (work / name).is_file() or (work / name).stat().st_size == 0]
         if missing:
             raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {', '.join(missing)}")
