@@ -12,6 +12,7 @@ from talentreel.server import jobs
 from talentreel.server.i18n import gettext as _
 from talentreel.server.plugins import describe_plugins
 
+from . import health_checks
 from .security import ConsolePage
 
 DISK_WARN_FRACTION = 0.9
@@ -69,5 +70,10 @@ class HealthView(ConsolePage):
             (_("Redis and queues"), redis_check),
             (_("Workers"), worker_check),
             (_("Disk"), check_disk(state)),
+            (_("Media engine (ffmpeg)"), health_checks.check_ffmpeg(state)),
+            (_("Analysis models"), health_checks.check_models(state)),
         ]
+        media_server = health_checks.check_media_server(state)
+        if media_server is not None:
+            checks.append((_("Media server"), media_server))
         return self.render("admin_console/health.html", checks=checks)

@@ -63,6 +63,21 @@ def test_health_page_reports_database_and_disk(client, make_user, login):
     login(make_user("ops", roles=("it_admin",)))
     html = client.get("/admin/admin_health/").get_data(as_text=True)
     assert "Database" in html and "answered in" in html and "GiB free" in html
+    assert "ffmpeg version" in html and "pocketsphinx en-us" in html and "haarcascade_frontalface_default.xml" in html
+
+
+def test_health_page_names_a_missing_model_and_a_silent_media_server(app, settings, make_user):
+    """A Vosk path holding no model and a media server that does not answer are shown as failing."""
+    from talentreel.server import create_app
+    from conftest import PASSWORD, csrf_token_from
+
+    broken = create_app(dict(settings, vosk_model_path=str(settings["data_dir"]), media_url="http://{host}:1", media_port=1))
+    user = make_user("ops2", roles=("it_admin",))
+    client = broken.test_client()
+    page = client.get("/login")
+    client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    html = client.get("/admin/admin_health/").get_data(as_text=True)
+    assert "holds no Vosk model" in html and "does not answer" in html
 
 
 def test_plugins_page_lists_builtins(client, make_user, login):
