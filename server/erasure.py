@@ -66,6 +66,7 @@ def erase_candidate(candidate: m.Candidate, actor: m.User | None, reason: str = 
             log.error("erasure of candidate %s: could not delete %s from storage: %s", candidate_id, key, exc)
     state.plugins.hook.talentreel_candidate_erased(candidate_id=candidate_id)
     with m.Candidate._meta.database.atomic():
+        _scrub_migration_journal(candidate_id)
         recordings = m.Recording.select().where(m.Recording.candidate == candidate_id).count()
         m.ErasureRequest.update(state="erased", decided_by=actor, decided_at=m.utcnow(), candidate=None,
                                 reason=reason or None).where(
@@ -78,3 +79,21 @@ def erase_candidate(candidate: m.Candidate, actor: m.User | None, reason: str = 
                      details={"objects_deleted": removed, "objects_missing": missing, "recordings": recordings,
                               "organisation": organisation_id})
     return {"candidate": candidate_id, "objects_deleted": removed, "objects_missing": missing, "recordings": recordings}
+
+
+def _scrub_migration_journal(candidate_id: int) -> None:
+    """Migration journal rows of the candidate and of what hung off them keep their place (a rerun
+    of the migration must find the legacy record done, not bring the candidate back) but lose the
+    legacy record they carried: names, e-mails, phones, notes."""
+    targets = {
+        "candidate": [candidate_id],
+        "interview": [i.id for i in m.Interview.select(m.Interview.id).where(m.Interview.candidate == candidate_id)],
+        "recording": [r.id for r in m.Recording.select(m.Recording.id).where(m.Recording.candidate == candidate_id)],
+        "application": [a.id for a in m.Application.select(m.Application.id).where(m.Application.candidate == candidate_id)],
+        "candidate_note": [n.id for n in m.CandidateNote.select(m.CandidateNote.id).where(m.CandidateNote.candidate == candidate_id)],
+        "candidate_document": [d.id for d in m.CandidateDocument.select(m.CandidateDocument.id).where(m.CandidateDocument.candidate == candidate_id)],
+    }
+    for table, ids in targets.items():
+        if ids:
+            (m.MigrationItem.update(data={"erased": True}, detail=None)
+             .where((m.MigrationItem.target_table == table) & m.MigrationItem.target_id.in_(ids)).execute())

@@ -71,7 +71,8 @@ def ingest_file(state, path: Path, *, candidate: m.Candidate, interview: m.Inter
     except BaseException:
         recording.delete_instance()  # nothing half-stored: the store removed its own pieces
         raise
-    audit.record("recording.create", recording, actor=actor, details={"size": size, "name": recording.original_name})
+    # No file name: it often names the candidate, and the trail outlives an erasure.
+    audit.record("recording.create", recording, actor=actor, details={"size": size})
     if enqueue:
         jobs.enqueue(settings, "media", MEDIA_JOB, recording.id)
     return recording

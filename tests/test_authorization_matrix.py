@@ -9,6 +9,7 @@ Reading POLICY: for each endpoint, each role maps to what it may reach:
 The objects: candidate C1 applied to an opening of the department head's department, has an
 interview the interviewer is assigned to, is the candidate user's own profile, and has a recording
 shared with them; C2 is of another department, its interview unassigned, its recording unshared.
+So a dept_head of 销售部 must not reach the 技术部 candidate by any route.
 
 Allowed requests that change state (POST, PATCH, DELETE) are not sent (their effects are the
 subject of the functional tests); every denied one is sent, with CSRF checks off so that the
@@ -143,8 +144,8 @@ def world(app, make_user):
     """Users of every role, own and foreign objects, signed-in clients and API tokens."""
     worker_base.set_app(app)
     org = default_organisation()
-    own_dept = m.Department.create(organisation=org, name="Own department")
-    foreign_dept = m.Department.create(organisation=org, name="Foreign department")
+    own_dept = m.Department.create(organisation=org, name="销售部")  # the department head's: sales
+    foreign_dept = m.Department.create(organisation=org, name="技术部")  # not theirs: engineering
     users = {
         "hr": make_user("matrix_hr", roles=("hr",)),
         "dept_head": make_user("matrix_head", roles=("dept_head",), departments=(own_dept,)),
