@@ -62,6 +62,11 @@ def _migration_journal(db, migrator):
     db.create_tables([models.CandidateNote, models.CandidateDocument, models.MigrationRun, models.MigrationItem], safe=True)
 
 
+@migration(8, "backup runs")
+def _backup_runs(db, migrator):
+    db.create_tables([models.BackupRun], safe=True)
+
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)
