@@ -9,6 +9,7 @@ from flask_admin import expose
 from talentreel.server import audit, jobs, models as m
 from talentreel.server.encryption.keyring import Keyring
 from talentreel.server.encryption.rotation import key_usage
+from talentreel.server.errors import ConfigError
 from talentreel.server.i18n import gettext as _
 
 from .security import ConsolePage
@@ -22,7 +23,11 @@ class KeysView(ConsolePage):
     @expose("/")
     def index(self):
         settings = current_app.extensions["talentreel"].settings
-        keyring = Keyring.from_settings(settings)
+        try:
+            keyring = Keyring.from_settings(settings)
+        except ConfigError as exc:  # production without TALENTREEL_KEK_*: say so instead of failing the page
+            flash(str(exc), "error")
+            return self.render("admin_console/keys.html", versions=[], rotations=[], usage=key_usage(), can_create=False)
         usage = key_usage()
         versions = [{"version": v, "fingerprint": keyring.fingerprint(v), "source": keyring.source(v),
                      "wraps": usage["kek_versions"].get(v, {"candidate_keys": 0, "data_keys": 0}), "newest": v == keyring.newest}

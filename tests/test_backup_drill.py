@@ -39,6 +39,20 @@ def fast_passwords(monkeypatch):
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def pg_dump_installed():
+    """pg_dump and pg_restore back up PostgreSQL: installed from Debian's packages when missing and
+    the tests run as root (a fresh CI machine, as .ci/run does); otherwise a clear failure."""
+    if TEST_DATABASE != "postgres" or shutil.which("pg_dump"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql-client"], env=env, check=False, capture_output=True)
+    if not shutil.which("pg_dump"):
+        pytest.fail("pg_dump is missing: install Debian's postgresql-client (apt-get install postgresql-client)")
+
+
 @pytest.fixture
 def offsite(tmp_path):
     path = tmp_path / "offsite"
@@ -337,3 +351,23 @@ def test_backup_to_an_s3_bucket(app, state, settings, interview, s3_endpoint, s3
     assert target.backup_ids() == [run.backup_id]
     (result,) = verify.verify(target, keyring=Keyring.from_settings(state.settings), backup_key=backupkey.load(state.settings))
     assert result.ok and result.files == run.objects + 2
+
+
+def test_command_line_errors_are_one_clear_line(app, state, settings, tmp_path):
+    env = {"TALENTREEL_DATABASE_URL": settings["database_url"], "TALENTREEL_BACKUP_PATH": str(tmp_path / "unplugged")}
+    out = _cli("--data", settings["data_dir"], "backup", env_extra=env)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == f"error: backup target directory {tmp_path / 'unplugged'} does not exist (is the disk mounted?); create it first"
+    db = state.database
+    db.connect(reuse_if_open=True)
+    failed = m.BackupRun.select().order_by(m.BackupRun.id.desc()).first()
+    assert failed.status == "failed" and "does not exist" in failed.error
+
+    # A restore into the instance itself (not empty) is refused and names what it holds.
+    run = run_backup(state)
+    db.close()
+    out = _cli("restore", run.backup_id, "--into", settings["data_dir"], "--database-url", settings["database_url"],
+               "--from", settings["backup_path"])
+    assert out.returncode == 2 and "is not empty: its database holds" in out.stderr and "--force" in out.stderr
+    out = _cli("restore", "20990101T000000.000000Z-0000", "--into", str(tmp_path / "new"), "--from", settings["backup_path"])
+    assert out.returncode == 2 and f"backup 20990101T000000.000000Z-0000 is not on backup target directory {settings['backup_path']} (newest: {run.backup_id})" in out.stderr
