@@ -264,6 +264,20 @@ def test_one_corrupted_byte_is_found_by_verify_naming_the_file(app, state, setti
     assert again.ok
 
 
+def test_next_backup_copies_again_what_verify_found_damaged(app, state, settings, interview, offsite):
+    first = run_backup(state)
+    video_id = m.DataKey.get(m.DataKey.object_key == object_key(interview.id, "video.mp4")).object_id
+    _flip_byte(offsite / "objects" / video_id)
+    target = BackupTarget.from_settings(state.settings, state.plugins)
+    results = verify.verify(target, keyring=Keyring.from_settings(state.settings), backup_key=backupkey.load(state.settings))
+    verify.record(results)
+    assert m.BackupRun.get_by_id(first.id).verify_ok is False
+    second = run_backup(state)
+    assert second.objects_copied == 1  # only the damaged object; the others are intact offsite
+    (result,) = verify.verify(target, [second.backup_id], keyring=Keyring.from_settings(state.settings))
+    assert result.ok, result.problems
+
+
 def test_restore_into_a_non_empty_instance_is_refused_unless_forced(app, state, settings, interview, offsite, tmp_path):
     run = run_backup(state)
     target = BackupTarget.from_settings(state.settings, state.plugins)

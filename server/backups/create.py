@@ -22,13 +22,16 @@ from ..encryption.keyring import Keyring
 from ..encryption.streams import EncryptingReader
 from . import backupkey, dump, manifest, retention
 from .errors import BackupError
-from .hashing import HashingReader
+from .hashing import HashingReader, file_digest
 from .target import DATABASE_NAME, KEYRING_NAME, OBJECTS_PREFIX, BackupTarget, backup_file, object_blob
 
 log = logging.getLogger("talentreel.backups")
 
 STALE_RUN = dt.timedelta(hours=12)
 """A run still 'running' after this long died without saying so (killed machine): not a reason to wait."""
+
+VERIFY_MEMORY = dt.timedelta(days=90)
+"""How far back verification results are read for objects to copy again."""
 
 Progress = Callable[[float, str], None]
 
@@ -98,12 +101,13 @@ def _back_up(state, run: m.BackupRun, progress: Progress) -> dict:
 
     known = _known_objects(target)
     on_target = {name: None for name in target.names(OBJECTS_PREFIX)}
+    suspect = _found_damaged(target, known)
     entries, warnings, copied, total = [], [], 0, database_entry["bytes"] + reader.count
     for index, obj in enumerate(objects):
         blob = object_blob(obj["object_id"])
         entry = {"key": obj["key"], "object_id": obj["object_id"], "blob": blob, "tier": _tier(state.storage, obj["key"])}
         previous = known.get(blob)
-        if previous is not None and blob in on_target and previous["bytes"] == obj["bytes"]:
+        if previous is not None and blob in on_target and previous["bytes"] == obj["bytes"] and blob not in suspect:
             entry.update(bytes=previous["bytes"], sha256=previous["sha256"])  # incremental: already offsite
         else:
             copied_entry = _copy_object(state.storage, target, obj, blob)
@@ -156,6 +160,26 @@ def _known_objects(target: BackupTarget) -> dict[str, dict]:
         for obj in data["objects"]:
             known[obj["blob"]] = obj
     return known
+
+
+def _found_damaged(target: BackupTarget, known: dict[str, dict]) -> set[str]:
+    """Objects a recent verification found damaged on the target and that still do not match
+    their checksum: copied again from storage, so the next backup heals what verify reported."""
+    since = m.utcnow() - VERIFY_MEMORY
+    named = set()
+    for run in m.BackupRun.select(m.BackupRun.verify_problems).where(m.BackupRun.verify_ok == False, m.BackupRun.verified_at > since):  # noqa: E712
+        named |= {p.split(":", 1)[0] for p in run.verify_problems or [] if p.startswith(OBJECTS_PREFIX)}
+    damaged = set()
+    for blob in named & set(known):
+        try:
+            with target.open(blob) as fh:
+                size, digest = file_digest(fh)
+        except BackupError:
+            damaged.add(blob)
+            continue
+        if (size, digest) != (known[blob]["bytes"], known[blob]["sha256"]):
+            damaged.add(blob)
+    return damaged
 
 
 def _tier(storage, key: str) -> str:
