@@ -356,7 +356,7 @@ def test_full_target_fails_cleanly(app, state, settings, interview, tmp_path):
         subprocess.run(["umount", str(small)], check=False)
 
 
-def test_backup_to_an_s3_bucket(app, state, settings, interview, s3_endpoint, s3_bucket):
+def test_backup_to_an_s3_bucket_and_restore_from_it(app, state, settings, interview, s3_endpoint, s3_bucket, tmp_path):
     state.settings = dict(state.settings, backup_backend="s3", backup_s3_bucket=s3_bucket, backup_s3_prefix="offsite",
                           s3_endpoint_url=s3_endpoint, s3_access_key="testing", s3_secret_key="testing", s3_region="us-east-1")
     run = run_backup(state)
@@ -365,6 +365,32 @@ def test_backup_to_an_s3_bucket(app, state, settings, interview, s3_endpoint, s3
     assert target.backup_ids() == [run.backup_id]
     (result,) = verify.verify(target, keyring=Keyring.from_settings(state.settings), backup_key=backupkey.load(state.settings))
     assert result.ok and result.files == run.objects + 2
+
+    # Restored from the bucket into a fresh instance, every object reads back to its plaintext.
+    from talentreel.server.backups.restore import instance_storage, restore
+    from talentreel.server.config import load_settings
+
+    with state.store.open(object_key(interview.id, "video.mp4")) as fh:
+        video = fh.read()
+    new_url, drop = _new_database_url(tmp_path)
+    try:
+        fresh = load_settings({"data_dir": str(tmp_path / "restored"), "database_url": new_url})
+        result = restore(fresh, target, "latest", backup_key=backupkey.load(state.settings))
+        assert result["objects"] == run.objects and result["keys_installed"] == [1]
+        storage = instance_storage(fresh)
+        assert sorted(storage.keys("")) == sorted(k for k in state.storage.keys(""))
+        from talentreel.server import create_app
+
+        new_app = create_app({"data_dir": str(tmp_path / "restored"), "database_url": new_url, "log_level": "WARNING"})
+        new_state = new_app.extensions["talentreel"]
+        try:
+            with new_state.database.connection_context(), new_state.store.open(object_key(interview.id, "video.mp4")) as fh:
+                assert fh.read() == video
+        finally:
+            if hasattr(new_state.database, "close_all"):
+                new_state.database.close_all()
+    finally:
+        drop()
 
 
 def test_command_line_errors_are_one_clear_line(app, state, settings, tmp_path):

@@ -135,6 +135,7 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
 
     # 5. The restored database is used as any other: migrated, and told what happened.
     restored = open_database(settings["database_url"])
+    previous = database_proxy.obj  # a process that serves another instance gets its binding back
     database_proxy.initialize(restored)
     try:
         with restored.connection_context():
@@ -151,6 +152,8 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
             restored.close_all()
         elif not restored.is_closed():
             restored.close()
+        if previous is not None:
+            database_proxy.initialize(previous)
     progress(1.0, "restored")
     return {"backup_id": backup_id, "database": data["database"]["engine"], "objects": len(objects),
             "bytes": sum(o["bytes"] for o in objects), "keys_installed": installed, "migrations_applied": applied,
