@@ -59,8 +59,9 @@ class BackupRunView(ConsoleModelView):
     def render(self, template, **kwargs):
         if template == self.list_template:
             newest = newest_succeeded()
+            settings = current_app.extensions["talentreel"].settings
             kwargs.update(newest=newest, newest_age=age_text(newest.finished_at) if newest else None,
-                          target=_configured_target(current_app.extensions["talentreel"].settings))
+                          target=_configured_target(settings), backup_key=_backup_key(settings))
         return super().render(template, **kwargs)
 
     @expose("/run", methods=("POST",))
@@ -98,3 +99,14 @@ def _configured_target(settings) -> str | None:
     if settings["backup_backend"] == "s3" and not settings["backup_s3_bucket"]:
         return None
     return describe_target(settings)
+
+
+def _backup_key(settings):
+    """The backup key's source and fingerprint (never the key), or None before the first backup."""
+    from talentreel.server.backups import backupkey
+    from talentreel.server.errors import ConfigError
+
+    try:
+        return backupkey.load(settings)
+    except ConfigError:
+        return None

@@ -60,6 +60,10 @@ def test_backups_page_runs_verify_and_age(ops, app):
     assert run.status == "succeeded" and run.triggered_by == "admin:ops"
     html = ops.get("/admin/admin_backups/").get_data(as_text=True)
     assert f"Newest restorable backup: {run.backup_id}" in html and "0 min old" in html
+    from talentreel.server.backups import backupkey
+
+    assert f"Backup key: fingerprint {backupkey.load(app.extensions['talentreel'].settings).fingerprint}" in html
+    assert any("keep a copy away from this machine" in w for w in run.details["warnings"])  # told once, when created
 
     response = ops.post("/admin/admin_backups/action/", data={"action": "verify", "rowid": [str(run.id)], "csrf_token": token})
     assert response.status_code == 302

@@ -39,6 +39,7 @@ class BackupKey:
             raise ConfigError(f"{source}: expected base64 of {KEY_SIZE} bytes")
         self.key = key
         self.source = source
+        self.created = False  # made just now: the admin must be told to keep a copy
 
     @property
     def fingerprint(self) -> str:
@@ -99,7 +100,9 @@ def load(settings, *, key_file: str | None = None, create: bool = False) -> Back
     if key_file is not None:
         raise ConfigError(f"backup key file {path} does not exist")
     if create and settings["mode"] == "embedded":
-        return BackupKey(_create(path), f"backup key file {path}")
+        key = BackupKey(_create(path), f"backup key file {path}")
+        key.created = True
+        return key
     return None
 
 

@@ -63,7 +63,7 @@ def run_backup(state, *, triggered_by: str = "cli", progress: Progress | None = 
         m.BackupRun.update(status="failed", error=reason, finished_at=m.utcnow()).where(m.BackupRun.id == run.id).execute()
         log.error("backup %s failed: %s", run.backup_id, reason)
         raise
-    details = {"warnings": data["warnings"]}
+    details = {"warnings": data["notes"] + data["warnings"]}
     try:
         target = BackupTarget.from_settings(settings, state.plugins)
         details["pruned"] = retention.apply(target, settings["backup_keep_daily"], settings["backup_keep_weekly"], protect={run.backup_id})
@@ -79,6 +79,10 @@ def _back_up(state, run: m.BackupRun, progress: Progress) -> dict:
     key = backupkey.load(settings, create=True)
     if key is None:
         backupkey.require(settings)  # raises the message naming both places a backup key can come from
+    notes = []
+    if key.created:
+        notes.append(f"a new backup key was created in {settings['backup_key_file']}: keep a copy away from this machine "
+                     "(`talentreel backup key --show`); without it a new machine cannot restore these backups")
     keyring = Keyring.from_settings(settings)
     target.check_writable()
     progress(0.02, "dumping the database")
@@ -130,7 +134,7 @@ def _back_up(state, run: m.BackupRun, progress: Progress) -> dict:
     progress(0.97, "writing the manifest")
     written += manifest.write(target, data)
     m.BackupRun.update(bytes=written, total_bytes=total, objects=len(entries), objects_copied=copied).where(m.BackupRun.id == run.id).execute()
-    return data
+    return dict(data, notes=notes)  # notes concern this instance, not the backup: kept on the run only
 
 
 def _write_dump(target: BackupTarget, backup_id: str, dump_path: Path, keyring: Keyring, key, engine: str) -> tuple[dict, int]:

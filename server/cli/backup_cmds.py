@@ -80,6 +80,25 @@ def backup_list(instance: Instance, as_json):
     emit({"target": target.where, "backups": ids}, as_json, "\n".join(ids) or f"backup target {target.where} holds no backup")
 
 
+@backup.command("key")
+@click.option("--show", is_flag=True, help="Also print the key itself (base64), to copy into a password manager.")
+@json_option
+@pass_instance
+def backup_key(instance: Instance, show, as_json):
+    """Where the backup key comes from and its fingerprint (the one each manifest records)."""
+    import base64
+
+    from ..backups import backupkey
+
+    key = backupkey.require(instance.settings)
+    data = {"source": key.source, "fingerprint": key.fingerprint}
+    if show:
+        data["key"] = base64.b64encode(key.key).decode()
+    text = f"backup key from {key.source}, fingerprint {key.fingerprint}" + (f"\n{data['key']}" if show else
+                                                                             "\nkeep a copy away from this machine (--show prints it)")
+    emit(data, as_json, text)
+
+
 @cli.command()
 @click.argument("backup_id")
 @click.option("--into", "into", required=True, type=click.Path(file_okay=False),
