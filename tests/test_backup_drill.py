@@ -314,6 +314,35 @@ def test_second_backup_copies_no_object_again_and_retention_prunes(app, state, s
     assert third.objects == first.objects - 1 and third.details["pruned"]["objects"] == 1
 
 
+def test_a_run_killed_midway_does_not_block_backups_for_ever(app, state, settings):
+    import datetime as dt
+
+    dead = m.BackupRun.create(backup_id="20261101T000000.000000Z-dead", target="directory x", status="running",
+                              started_at=m.utcnow() - dt.timedelta(hours=1))
+    with pytest.raises(BackupError, match="is still running"):
+        run_backup(state)
+    m.BackupRun.update(started_at=m.utcnow() - dt.timedelta(hours=13)).where(m.BackupRun.id == dead.id).execute()
+    assert run_backup(state).status == "succeeded"
+    dead = m.BackupRun.get_by_id(dead.id)
+    assert dead.status == "failed" and "interrupted" in dead.error
+
+
+def test_a_backup_of_a_newer_version_is_refused(app, state, settings, tmp_path):
+    from talentreel.server.backups import manifest
+    from talentreel.server.backups.restore import restore
+    from talentreel.server.config import load_settings
+
+    run = run_backup(state)
+    target = BackupTarget.from_settings(state.settings, state.plugins)
+    data = manifest.read(target, run.backup_id)
+    data["schema_versions"].append(999)
+    manifest.write(target, data)  # a genuine manifest of a future version, checksum and all
+    fresh = load_settings({"data_dir": str(tmp_path / "fresh"), "database_url": f"sqlite:///{tmp_path / 'fresh' / 'x.db'}"})
+    with pytest.raises(RestoreRefused, match="comes from a newer TalentReel .schema migration 999"):
+        restore(fresh, target, run.backup_id, backup_key=backupkey.load(state.settings))
+    assert not (tmp_path / "fresh" / "x.db").exists()
+
+
 def test_retention_keeps_newest_per_day_and_per_week():
     ids = [f"202611{d:02d}T{h:02d}0000.000000Z-abcd" for d in range(1, 27) for h in (1, 13)]
     keep = retention.to_keep(ids, keep_daily=3, keep_weekly=2)

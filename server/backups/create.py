@@ -48,6 +48,9 @@ def run_backup(state, *, triggered_by: str = "cli", progress: Progress | None = 
     settings = state.settings
     progress = progress or (lambda fraction, message: None)
     now = m.utcnow()
+    # A run the machine or worker died in never says so: past STALE_RUN it is recorded as failed.
+    m.BackupRun.update(status="failed", finished_at=now, error=f"interrupted: still running after {STALE_RUN} (process killed?)") \
+        .where(m.BackupRun.status == "running", m.BackupRun.started_at <= now - STALE_RUN).execute()
     busy = m.BackupRun.select().where(m.BackupRun.status == "running", m.BackupRun.started_at > now - STALE_RUN).first()
     if busy is not None:
         raise BackupError(f"backup {busy.backup_id} is still running (started {busy.started_at:%Y-%m-%d %H:%M} UTC); "

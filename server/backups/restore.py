@@ -93,6 +93,12 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
     if not checked.ok:
         raise BackupError(f"backup {backup_id} is damaged; nothing was restored:\n  " + "\n  ".join(checked.problems))
 
+    newest_known = max(v for v, _, _ in schema.MIGRATIONS)
+    newer = [v for v in data.get("schema_versions", []) if v > newest_known]
+    if newer:
+        raise RestoreRefused(f"backup {backup_id} comes from a newer TalentReel (schema migration {max(newer)}; this one knows "
+                             f"up to {newest_known}): upgrade TalentReel first, then restore")
+
     # 2. Never over data, unless asked to.
     storage = instance_storage(settings)
     reasons = what_is_there(settings, storage)
