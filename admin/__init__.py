@@ -2,7 +2,8 @@
 
 Every view asks the permission hook for `admin.access` (and a view-specific action), so the
 console follows the same policy as the rest of the product. Views live in small modules:
-accounts (users, departments, grants), work (background jobs), system (plugins, health), audit.
+accounts (users, departments, grants), work (background jobs), system (plugins, health), audit,
+backups, storage (tiers and usage), keys (rotation).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def init_app(app) -> Admin:
 
     from .accounts import DepartmentView, GrantView, UserView
     from .audit import AuditView
+    from .backups import BackupRunView
+    from .keys import KeysView
+    from .storage import StorageView
     from .security import ConsoleHome
     from .system import HealthView, PluginsView
     from .work import WorkItemView
@@ -45,4 +49,7 @@ def init_app(app) -> Admin:
     admin.add_view(AuditView(m.AuditEvent, name=_l("Audit trail"), endpoint="admin_audit"))
     admin.add_view(PluginsView(name=_l("Plugins"), endpoint="admin_plugins", category=_l("System")))
     admin.add_view(HealthView(name=_l("Health"), endpoint="admin_health", category=_l("System")))
+    admin.add_view(StorageView(name=_l("Storage"), endpoint="admin_storage", category=_l("System")))
+    admin.add_view(BackupRunView(m.BackupRun, name=_l("Backups"), endpoint="admin_backups", category=_l("System")))
+    admin.add_view(KeysView(name=_l("Key rotation"), endpoint="admin_keys", category=_l("System")))
     return admin

@@ -5,14 +5,16 @@ from __future__ import annotations
 import shutil
 import time
 
-from flask import current_app
+from flask import current_app, flash, redirect, request, url_for
 from flask_admin import expose
 
 from talentreel.server import jobs
+from talentreel.server.errors import ValidationError
 from talentreel.server.i18n import gettext as _
+from talentreel.server.permissions import require
 from talentreel.server.plugins import describe_plugins
 
-from . import health_checks
+from . import health_checks, plugin_settings
 from .security import ConsolePage
 
 DISK_WARN_FRACTION = 0.9
@@ -23,8 +25,30 @@ class PluginsView(ConsolePage):
 
     @expose("/")
     def index(self):
+        from talentreel.server.accounts import default_organisation
+
         state = current_app.extensions["talentreel"]
-        return self.render("admin_console/plugins.html", plugins=describe_plugins(state.plugins))
+        plugins = describe_plugins(state.plugins)
+        for row in plugins:
+            row["settings"] = plugin_settings.instance_settings(row["name"], state.plugins.get_plugin(row["name"]), state.settings)
+            row["org_settings"] = [k for k, spec in plugin_settings.ORG_THRESHOLDS.items() if spec[0] == row["name"]]
+        return self.render("admin_console/plugins.html", plugins=plugins, disabled=state.settings["disabled_plugins"],
+                           org=plugin_settings.org_values(default_organisation()), thresholds=plugin_settings.ORG_THRESHOLDS)
+
+    @expose("/analysis", methods=("POST",))
+    def analysis_settings(self):
+        """The organisation's analysis switches and thresholds: all validated, then saved together."""
+        from talentreel.server.accounts import default_organisation
+
+        require("system.settings")
+        try:
+            switches, thresholds = plugin_settings.parse_org_form(request.form)
+        except ValidationError as exc:
+            flash(_("Nothing was saved: %(errors)s", errors=str(exc)), "error")
+            return redirect(url_for(".index"))
+        plugin_settings.save_org_settings(default_organisation(), switches, thresholds)
+        flash(_("Analysis settings saved."), "success")
+        return redirect(url_for(".index"))
 
 
 def check_database(state) -> dict:

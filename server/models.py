@@ -488,6 +488,36 @@ class MigrationItem(BaseModel):
         indexes = ((("source", "kind", "legacy_id"), True),)
 
 
+BACKUP_RUN_STATES = ("running", "succeeded", "failed")
+
+
+class BackupRun(BaseModel):
+    """One backup to the offsite target (server/backups/, docs/backup.md). `backup_id` names it on
+    the target; a run is `succeeded` only once its manifest is written, so monitoring can read the
+    newest succeeded row as the age of the newest restorable backup. Verification results are kept
+    on the row of the backup they checked."""
+
+    backup_id = pw.CharField(unique=True)
+    status = pw.CharField(default="running", choices=[(s, s) for s in BACKUP_RUN_STATES], index=True)
+    target = pw.CharField()  # where it went, as shown to people ("directory /mnt/offsite")
+    triggered_by = pw.CharField(default="schedule")  # schedule | cli | admin:<username>
+    started_at = pw.DateTimeField(default=utcnow, index=True)
+    finished_at = pw.DateTimeField(null=True)
+    bytes = pw.BigIntegerField(default=0)  # bytes this run wrote to the target (new objects, dump)
+    total_bytes = pw.BigIntegerField(default=0)  # bytes the backup references, written now or before
+    objects = pw.IntegerField(default=0)
+    objects_copied = pw.IntegerField(default=0)  # the rest were on the target already
+    database_engine = pw.CharField(null=True)
+    error = pw.TextField(null=True)
+    details = JSONField(default=dict)  # warnings, pruned backups
+    verified_at = pw.DateTimeField(null=True)
+    verify_ok = pw.BooleanField(null=True)
+    verify_problems = JSONField(null=True)
+
+
+ALL_MODELS += (BackupRun,)
+
+
 ALL_MODELS += (CandidateNote, CandidateDocument, MigrationRun, MigrationItem)
 
 

@@ -74,6 +74,11 @@ def _candidate_portal(db, migrator):
             run(migrator.add_column(table, column, field))
 
 
+@migration(8, "backup runs")
+def _backup_runs(db, migrator):
+    db.create_tables([models.BackupRun], safe=True)
+
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)

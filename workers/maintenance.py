@@ -77,6 +77,59 @@ def bring_back_recording(recording_id: int) -> dict:
 
 
 @job
+def run_backup(triggered_by: str = "schedule") -> dict:
+    """Back up to the backup target (docs/backup.md); skipped while no target is configured."""
+    from talentreel.server.backups.create import run_backup as back_up
+
+    from .base import report_progress
+
+    state = get_app().extensions["talentreel"]
+    if state.settings["backup_backend"] == "local" and not state.settings["backup_path"]:
+        return {"skipped": "no backup target configured (backup_path)"}
+    run = back_up(state, triggered_by=triggered_by, progress=report_progress)
+    return {"backup_id": run.backup_id, "objects": run.objects, "objects_copied": run.objects_copied, "bytes": run.bytes}
+
+
+@job
+def verify_backup(backup_id: str | None = None) -> dict:
+    """Read one backup (or all) back from the target and check every checksum; the result is kept
+    on each backup's BackupRun. A damaged backup fails the job, naming the files."""
+    from talentreel.server.backups import backupkey, verify
+    from talentreel.server.backups.target import BackupTarget
+    from talentreel.server.encryption.keyring import Keyring
+
+    state = get_app().extensions["talentreel"]
+    target = BackupTarget.from_settings(state.settings, state.plugins)
+    results = verify.verify(target, [backup_id] if backup_id else None, keyring=Keyring.from_settings(state.settings),
+                            backup_key=backupkey.load(state.settings))
+    verify.record(results)
+    problems = [p for r in results for p in r.problems]
+    if problems:
+        raise RuntimeError("backup verification found problems:\n" + "\n".join(problems))
+    return {"verified": [r.backup_id for r in results]}
+
+
+@job
+def rotate_keys(new_kek: bool = False) -> dict:
+    """Re-wrap every key under the newest key-encryption key (first making a new version when
+    asked, embedded mode); progress is published as keys are re-wrapped."""
+    from talentreel.server.encryption.keyring import Keyring
+    from talentreel.server.encryption.rotation import rotate
+
+    from .base import report_progress
+
+    state = get_app().extensions["talentreel"]
+    keyring = Keyring.from_settings(state.settings)
+    if new_kek:
+        keyring.add_version()
+    total = max(1, m.CandidateKey.select().where(m.CandidateKey.kek_version.is_null(False)).count()
+                + m.DataKey.select().where(m.DataKey.kek_version.is_null(False)).count())
+    result = rotate(keyring, progress=lambda r: report_progress((r.candidate_keys + r.data_keys) / total,
+                                                                 f"{r.candidate_keys + r.data_keys} key(s) re-wrapped"))
+    return result.as_dict()
+
+
+@job
 def retention_sweep() -> dict:
     """Erase the candidates whose organisation's retention rule says their time is up."""
     from talentreel.server import retention

@@ -18,6 +18,7 @@ TIMETABLE = (
     ("talentreel.workers.maintenance.finish_interrupted_puts", dt.timedelta(hours=1)),
     ("talentreel.workers.maintenance.remove_abandoned_uploads", dt.timedelta(hours=1)),
     ("talentreel.workers.maintenance.move_cold_recordings", dt.timedelta(days=1)),
+    ("talentreel.workers.maintenance.run_backup", dt.timedelta(days=1)),
     ("talentreel.workers.maintenance.retention_sweep", dt.timedelta(days=1)),
     ("talentreel.workers.maintenance.access_review_snapshot", dt.timedelta(days=91)),
 )
