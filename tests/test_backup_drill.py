@@ -440,3 +440,54 @@ def test_command_line_errors_are_one_clear_line(app, state, settings, tmp_path):
     assert out.returncode == 2 and "is not empty: its database holds" in out.stderr and "--force" in out.stderr
     out = _cli("restore", "20990101T000000.000000Z-0000", "--into", str(tmp_path / "new"), "--from", settings["backup_path"])
     assert out.returncode == 2 and f"backup 20990101T000000.000000Z-0000 is not on backup target directory {settings['backup_path']} (newest: {run.backup_id})" in out.stderr
+
+
+def test_a_backup_taken_before_an_erasure_cannot_decrypt_the_erased_candidate(app, state, settings, interview, offsite, tmp_path):
+    """Candidate keys never go into a dump; they live in the target's key escrow, which the erasure
+    rewrites. Restoring a backup taken before the erasure brings the erased candidate's rows back,
+    but not their key: their media stays unreadable, everyone else's plays."""
+    from talentreel.server.encryption.errors import KeyDestroyed
+    from talentreel.server.erasure import erase_candidate
+
+    stays = m.Candidate.create(organisation=default_organisation(), name="Stays")
+    kept = ingest_file(state, INTERVIEW / "legacy_h264.flv", candidate=stays, original_name="legacy_h264.flv")
+    process_recording(kept.id)
+    with state.store.open(object_key(kept.id, "video.mp4")) as fh:
+        kept_video = fh.read()
+    run = run_backup(state, triggered_by="test")
+    assert run.status == "succeeded", run.error
+    data = json.loads((offsite / "backups" / run.backup_id / "manifest.json").read_text())
+    assert data["escrow"]["candidate_keys"] == 2
+    erased_id = interview.candidate_id
+    with app.test_request_context():
+        erase_candidate(m.Candidate.get_by_id(erased_id), None)
+
+    safe = tmp_path / "safe"
+    safe.mkdir()
+    shutil.copy(Path(settings["data_dir"], "keys", "backup.key"), safe / "backup.key")
+    _wipe(app, settings)
+    new_data = tmp_path / "restored"
+    new_url, drop = _new_database_url(tmp_path)
+    try:
+        restored = _cli("restore", run.backup_id, "--into", str(new_data), "--database-url", new_url, "--from", str(offsite),
+                        "--backup-key-file", str(safe / "backup.key"), "--json")
+        assert restored.returncode == 0, restored.stderr
+        result = json.loads(restored.stdout)
+        assert (result["candidate_keys_restored"], result["candidate_keys_gone"]) == (1, 1)
+        from talentreel.server import create_app
+
+        new_app = create_app({"data_dir": str(new_data), "database_url": new_url, "log_level": "WARNING"})
+        new_state = new_app.extensions["talentreel"]
+        try:
+            with new_app.app_context(), new_state.database.connection_context():
+                assert m.Candidate.get_by_id(erased_id).name == "Drill candidate"  # the old dump's rows came back...
+                with pytest.raises(KeyDestroyed):  # ...but not the key to their recordings
+                    new_state.store.open(object_key(interview.id, "video.mp4")).read()
+                with new_state.store.open(object_key(kept.id, "video.mp4")) as fh:
+                    assert fh.read() == kept_video
+        finally:
+            db = new_state.database
+            if hasattr(db, "close_all"):
+                db.close_all()
+    finally:
+        drop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 import os
 import secrets
@@ -20,7 +21,7 @@ from .. import models as m
 from ..encryption import format as fmt
 from ..encryption.keyring import Keyring
 from ..encryption.streams import EncryptingReader
-from . import backupkey, dump, manifest, retention
+from . import backupkey, dump, escrow, manifest, retention
 from .errors import BackupError
 from .hashing import HashingReader, file_digest
 from .target import DATABASE_NAME, KEYRING_NAME, OBJECTS_PREFIX, BackupTarget, backup_file, object_blob
@@ -96,7 +97,13 @@ def _back_up(state, run: m.BackupRun, progress: Progress) -> dict:
         objects = dump.dump(settings["database_url"], dump_path)
         written = 0
         database_entry, n = _write_dump(target, run.backup_id, dump_path, keyring, key, run.database_engine)
+        skeleton = Path(str(dump_path) + dump.KEY_SKELETON_SUFFIX)
+        if skeleton.exists():  # PostgreSQL: the candidate key rows' ids, their keys being in the escrow
+            database_entry["candidate_key_rows"] = json.loads(skeleton.read_text())
         written += n
+    progress(0.08, "the candidate key escrow")
+    escrow_entry = escrow.write(target, key, keyring)
+    written += escrow_entry["bytes"]
     progress(0.1, "sealing the keys")
     sealed = key.seal_keyring(keyring, run.backup_id)
     keyring_name = backup_file(run.backup_id, KEYRING_NAME)
@@ -132,6 +139,7 @@ def _back_up(state, run: m.BackupRun, progress: Progress) -> dict:
 
     data = {"format": manifest.FORMAT, "backup_id": run.backup_id, "started_at": run.started_at.isoformat() + "Z",
             "finished_at": m.utcnow().isoformat() + "Z", "database": database_entry, "keyring": keyring_entry,
+            "escrow": {"file": escrow_entry["file"], "candidate_keys": escrow_entry["candidate_keys"]},
             "objects": entries, "warnings": warnings,
             "schema_versions": sorted(v.version for v in m.SchemaVersion.select(m.SchemaVersion.version))}
     progress(0.97, "writing the manifest")

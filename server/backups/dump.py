@@ -8,6 +8,7 @@ REPEATABLE READ transaction, reads the list in it and has pg_dump dump that same
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -18,6 +19,9 @@ from urllib.parse import unquote, urlparse
 from .errors import BackupError, RestoreRefused
 
 STORED_OBJECTS = "SELECT object_id, object_key, ciphertext_size FROM data_key WHERE stored_at IS NOT NULL ORDER BY object_id"
+
+KEY_SKELETON_SUFFIX = ".candidate-keys.json"
+"""Beside a PostgreSQL dump: the candidate key rows' ids and dates (no keys), for the restore."""
 
 KEEP_TABLES = ("schema_lock",)
 """Tables that exist in a fresh database without holding data."""
@@ -39,6 +43,10 @@ def sqlite_path(url: str) -> Path:
     return Path(path)
 
 
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
 def _objects(rows) -> list[dict]:
     return [{"object_id": r[0], "key": r[1], "bytes": r[2]} for r in rows]
 
@@ -58,6 +66,11 @@ def _dump_sqlite(url: str, out: Path) -> list[dict]:
         try:
             source.backup(copy)  # pages copied in steps; a consistent snapshot whatever writes meanwhile
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+            # Candidate keys travel in the escrow, never in a dump (escrow.py); VACUUM so that no
+            # freed page keeps them either.
+            copy.execute("UPDATE candidate_key SET wrapped = NULL, kek_version = NULL")
+            copy.commit()
+            copy.execute("VACUUM")
             rows = copy.execute(STORED_OBJECTS).fetchall()
         finally:
             copy.close()
@@ -109,9 +122,14 @@ def _dump_postgres(url: str, out: Path) -> list[dict]:
             snapshot = cur.fetchone()[0]
             cur.execute(STORED_OBJECTS)
             rows = cur.fetchall()
+            # Candidate keys travel in the escrow, never in a dump (escrow.py): their table's rows
+            # are left out, and only what a restore needs to put them back (ids) is kept beside it.
+            cur.execute("SELECT id, candidate_id, created_at, rewrapped_at, destroyed_at FROM candidate_key ORDER BY id")
+            skeleton = [[r[0], r[1], _iso(r[2]), _iso(r[3]), _iso(r[4])] for r in cur.fetchall()]
             # The snapshot lives as long as this transaction: pg_dump must finish inside it.
-            _run([pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}", f"--file={out}"],
-                 env, "pg_dump")
+            _run([pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+                  "--exclude-table-data=candidate_key", f"--file={out}"], env, "pg_dump")
+            Path(str(out) + KEY_SKELETON_SUFFIX).write_text(json.dumps(skeleton))
         conn.rollback()
     finally:
         conn.close()
@@ -201,5 +219,19 @@ def _load_postgres(url: str, dump_file: Path) -> None:
             cur.execute("CREATE SCHEMA public")
     finally:
         conn.close()
-    _run([pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", f"--dbname={params['dbname']}",
-          str(dump_file)], env, "pg_restore")
+    common = [pg_restore, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction", f"--dbname={params['dbname']}"]
+    _run(common + ["--section=pre-data", "--section=data", str(dump_file)], env, "pg_restore")
+    # The candidate key rows the dump left out, without their keys (escrow.apply gives them back),
+    # before the constraints that need them.
+    skeleton_file = Path(str(dump_file) + KEY_SKELETON_SUFFIX)
+    skeleton = json.loads(skeleton_file.read_text()) if skeleton_file.exists() else []
+    if skeleton:
+        conn = psycopg2.connect(connect_timeout=10, **params)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.executemany("INSERT INTO candidate_key (id, candidate_id, kek_version, wrapped, created_at, rewrapped_at, destroyed_at) "
+                                "VALUES (%s, %s, NULL, NULL, %s, %s, %s)", skeleton)
+                cur.execute("SELECT setval(pg_get_serial_sequence('candidate_key', 'id'), (SELECT MAX(id) FROM candidate_key))")
+        finally:
+            conn.close()
+    _run(common + ["--section=post-data", str(dump_file)], env, "pg_restore")

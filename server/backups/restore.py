@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import os
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ from ..encryption.keyring import KEY_DIRNAME, Keyring
 from ..encryption.streams import DecryptingReader
 from ..errors import ConfigError
 from ..plugins import make_plugin_manager, merged_by_name
-from . import dump, manifest, verify
+from . import dump, escrow, manifest, verify
 from .backupkey import BackupKey
 from .errors import BackupError, BackupNotFound, RestoreRefused
 from .target import BackupTarget
@@ -83,6 +84,13 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
 
     # 1. Nothing is touched unless the whole backup reads back intact.
     keks = backup_key.open_keyring(_read(target, data["keyring"]["file"]), backup_id) if backup_key is not None else {}
+    # Candidate keys come from the target's current escrow, whatever the backup's age (escrow.py).
+    if "escrow" in data and backup_key is None:
+        raise ConfigError(f"restoring backup {backup_id} needs the backup key (--backup-key-file or TALENTREEL_BACKUP_KEY): "
+                          f"the candidates' keys are in {escrow.ESCROW_NAME}, sealed with it")
+    held = escrow.read(target, backup_key) if backup_key is not None else None
+    if held is not None:
+        keks = {**held["keks"], **keks}
     existing = _configured_keks(settings, environ)
     keyring = Keyring({**keks, **existing}) if (keks or existing) else None
     if keyring is None:
@@ -126,6 +134,8 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
                                       close_underlying=False)
             with open(plain, "wb") as out:
                 shutil.copyfileobj(reader, out, 1024 * 1024)
+        if data["database"].get("candidate_key_rows") is not None:
+            Path(str(plain) + dump.KEY_SKELETON_SUFFIX).write_text(json.dumps(data["database"]["candidate_key_rows"]))
         dump.load(settings["database_url"], plain, data["database"]["engine"])
     if force:
         for stale in list(storage.keys("")):
@@ -146,13 +156,14 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
     try:
         with restored.connection_context():
             applied = schema.migrate(restored)
+            keys = escrow.apply(held)
             m.BackupRun.update(status="failed", finished_at=m.utcnow(),
                                error=f"was running when backup {backup_id} was taken; restored from that backup") \
                 .where(m.BackupRun.status == "running").execute()
             from .. import audit
 
             audit.record("backup.restore", object_type="backup", object_id=backup_id,
-                         details={"objects": len(objects), "forced": force, "keys_installed": installed})
+                         details={"objects": len(objects), "forced": force, "keys_installed": installed, **keys})
     finally:
         if hasattr(restored, "close_all"):
             restored.close_all()
@@ -162,7 +173,7 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
             database_proxy.initialize(previous)
     progress(1.0, "restored")
     return {"backup_id": backup_id, "database": data["database"]["engine"], "objects": len(objects),
-            "bytes": sum(o["bytes"] for o in objects), "keys_installed": installed, "migrations_applied": applied,
+            "bytes": sum(o["bytes"] for o in objects), "keys_installed": installed, "migrations_applied": applied, **keys,
             "warnings": data.get("warnings", [])}
 
 
