@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "talentreel.plugins.analyzer_questions",
     "talentreel.plugins.analyzer_language",
     "talentreel.plugins.analyzer_vision",
+    "talentreel.plugins.tagger_evidence",
     "talentreel.migrators.legacy_export",
 )
 """Module paths of the plugins TalentReel ships; each registers under its last path component."""
