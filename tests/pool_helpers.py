@@ -14,6 +14,9 @@ from talentreel.server.pool import tagging
 from test_analyzer_questions import TRUTH, ZH, en_stt, questions_of, zh_stt
 
 
+_PARTS: dict[str, dict] = {}
+
+
 def analysed_candidate(app, name: str, language: str = "en", opening=None) -> m.Recording:
     settings = app.extensions["talentreel"].settings
     stt, segments = (en_stt(), TRUTH["segments"]) if language == "en" else (zh_stt(), ZH["segments"])
@@ -26,8 +29,11 @@ def analysed_candidate(app, name: str, language: str = "en", opening=None) -> m.
     recording = m.Recording.create(candidate=candidate, interview=interview, state="ready", duration_seconds=71.0)
     inp = AnalysisInput(recording_id=recording.id, audio_path=None, video_path=None, duration=71.0, language=language,
                         questions=questions, settings=settings, parts={"stt": stt})
-    inp.parts["questions"] = analyzer_questions.run(inp)
-    inp.parts["language"] = analyzer_language.run(inp)
+    if language not in _PARTS:  # the analyzers' results depend only on the transcript: made once per process
+        _PARTS[language] = {"questions": analyzer_questions.run(inp)}
+        inp.parts.update(_PARTS[language])
+        _PARTS[language]["language"] = analyzer_language.run(inp)
+    inp.parts.update(_PARTS[language])
     statuses = {n: {"name": n, "version": "1", "state": "ran"} for n in ("stt", "questions", "language")}
     report_mod.save(recording, report_mod.assemble(recording, inp, statuses))
     with app.app_context():

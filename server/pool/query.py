@@ -29,6 +29,7 @@ MAX_TERMS = 24
 
 OPERATORS = {"AND", "OR", "NOT"}
 FIELDS = {"tag", "text", "dept", "department", "opening", "after", "before"}
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 COMPARISON = re.compile(r"^(?P<name>[^<>=]+?)(?P<op>>=|<=|>|<|=)(?P<value>[^<>=]*)$")
 
 
@@ -158,6 +159,12 @@ def parse(text: str) -> Query:
         raise QueryError(_("The query is empty: name a tag, a quoted phrase or a filter."))
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(_("The query is longer than %(max)d characters.", max=MAX_QUERY_CHARS))
+    if CONTROL.search(text):
+        raise QueryError(_("The query contains control characters."))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        raise QueryError(_("The query is not valid Unicode text.")) from None
     parser = _Parser(_scan(text))
     tree = parser.expression()
     if parser.peek() is not None:

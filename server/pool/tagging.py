@@ -102,3 +102,21 @@ def transcript_passages(data: dict) -> list[dict]:
 def _passage(words: list[dict]) -> dict:
     return {"start": round(float(words[0]["start"]), 3), "end": round(float(words[-1]["end"]), 3),
             "text": join(str(w.get("word", "")) for w in words)}
+
+
+def add_manual(user: m.User, candidate: m.Candidate, name: str, score: float | None) -> m.CandidateTag:
+    """HR tags a candidate by hand: an existing tag (any of its names) or a new `manual` one."""
+    from .. import audit
+    from ..errors import ValidationError
+    from ..i18n import _
+
+    name = (name or "").strip()
+    if not name or len(name) > 100 or any(c in name for c in '"():'):
+        raise ValidationError(_("A tag name is 1 to 100 characters, without quotes, parentheses or colons."), field="tag")
+    if score is not None and not 0 <= score <= 1:
+        raise ValidationError(_("A score is a number from 0 to 1."), field="score")
+    with m.CandidateTag._meta.database.atomic():
+        tag = taxonomy.ensure_tag(candidate.organisation_id, name, "manual")
+        row = m.CandidateTag.create(candidate=candidate, tag=tag, score=score, source="manual", created_by=user)
+        audit.record("candidate.tag", candidate, actor=user, details={"tag": tag.id})
+    return row
