@@ -12,15 +12,12 @@ a word said in most interviews cannot make one query read the whole index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import peewee as pw
 
 
-@dataclass(frozen=True)
-class Passage:
-    segment_id: int
-    candidate_id: int
+Passage = tuple[int, int]
+"""(segment id, candidate id) of a matching transcript passage: plain tuples, since a frequent
+word returns thousands and objects would cost more than the lookup."""
 
 
 class SqliteFullText:
@@ -51,7 +48,7 @@ class SqliteFullText:
             "SELECT s.id, s.candidate_id FROM transcript_segment s JOIN "
             "(SELECT rowid AS id FROM transcript_fts WHERE transcript_fts MATCH ? LIMIT ?) hit ON hit.id = s.id",
             (self.match_expression(words), limit)).fetchall()
-        return [Passage(r[0], r[1]) for r in rows]
+        return rows
 
 
 class PostgresFullText:
@@ -71,7 +68,7 @@ class PostgresFullText:
         rows = db.execute_sql(
             f"SELECT id, candidate_id FROM transcript_segment WHERE tsv @@ plainto_tsquery('{self.CONFIG}', %s) LIMIT %s",
             (" ".join(words), limit)).fetchall()
-        return [Passage(r[0], r[1]) for r in rows]
+        return rows
 
 
 def backend_for(db) -> SqliteFullText | PostgresFullText:

@@ -144,8 +144,12 @@ class _Compiler:
             self.notes.append(_("“%(text)s” is said in very many passages; only the first %(cap)d were searched. Add terms to narrow it.",
                                 text=term.text, cap=PASSAGE_CAP))
         self.passages[term] = passages
-        ids = sorted({p.candidate_id for p in passages})
-        return m.Candidate.id.in_(ids) if ids else pw.SQL("1 = 0")
+        ids = sorted({p[1] for p in passages})
+        if not ids:
+            return pw.SQL("1 = 0")
+        # Ids the database just gave, written as a literal list: thousands of bound parameters
+        # would cost more to render than the query takes.
+        return m.Candidate.id.in_(pw.SQL("(" + ",".join(str(int(i)) for i in ids) + ")"))
 
     def field(self, term: FieldTerm):
         if term.field == "dept":
@@ -214,20 +218,23 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
 
 
 def tags_of(candidate_ids: list[int], locale: str | None, limit: int | None = TAGS_PER_HIT) -> dict[int, list[dict]]:
-    """Each candidate's tags (merged ones shown as the tag they joined), best score first."""
-    rows = (m.CandidateTag.select(m.CandidateTag.candidate, m.CandidateTag.score, m.CandidateTag.source, m.Tag)
-            .join(m.Tag).where(m.CandidateTag.candidate.in_(candidate_ids)))
+    """Each candidate's tags (merged ones shown as the tag they joined), best score first.
+    Read as plain tuples: a page of hits has hundreds of tag rows, model objects cost more than the query."""
+    rows = (m.CandidateTag.select(m.CandidateTag.candidate, m.CandidateTag.score, m.CandidateTag.source, m.Tag.id, m.Tag.name,
+                                  m.Tag.kind, m.Tag.label_en, m.Tag.label_zh, m.Tag.merged_into)
+            .join(m.Tag).where(m.CandidateTag.candidate.in_(candidate_ids)).tuples())
     best: dict[int, dict[int, dict]] = {}
     canon_cache: dict[int, m.Tag] = {}
-    for row in rows:
-        tag = row.tag
-        if tag.merged_into_id is not None:
-            tag = canon_cache.setdefault(tag.id, taxonomy.canonical(tag))
-        entry = best.setdefault(row.candidate_id, {}).get(tag.id)
-        score = row.score
+    zh = (locale or "").startswith("zh")
+    for cid, score, source, tag_id, name, kind, label_en, label_zh, merged_into in rows:
+        if merged_into is not None:
+            tag = canon_cache.get(tag_id) or canon_cache.setdefault(tag_id, taxonomy.canonical(m.Tag.get_by_id(tag_id)))
+            tag_id, name, kind, label_en, label_zh = tag.id, tag.name, tag.kind, tag.label_en, tag.label_zh
+        entry = best.setdefault(cid, {}).get(tag_id)
         if entry is None or (score is not None and (entry["score"] is None or score > entry["score"])):
-            best[row.candidate_id][tag.id] = {"name": tag.name, "label": taxonomy.label(tag, locale), "kind": tag.kind,
-                                              "score": None if score is None else round(score, 2), "source": row.source}
+            label = (label_zh or label_en or name) if zh else (label_en or label_zh or name)
+            best[cid][tag_id] = {"name": name, "label": label, "kind": kind,
+                                 "score": None if score is None else round(score, 2), "source": source}
     out = {}
     for cid, by_tag in best.items():
         ordered = sorted(by_tag.values(), key=lambda t: (t["score"] is None, -(t["score"] or 0), t["name"]))
@@ -245,21 +252,21 @@ def _hits(rows: list[m.Candidate], query: Query, compiler: _Compiler, locale: st
         if not tag_ids:
             continue
         where = m.CandidateTag.candidate.in_(ids) & m.CandidateTag.tag.in_(tag_ids)
-        evidence = (m.TagEvidence.select(m.TagEvidence, m.CandidateTag.candidate, m.CandidateTag.score).join(m.CandidateTag).where(where)
-                    .order_by(m.CandidateTag.candidate, -pw.fn.COALESCE(m.CandidateTag.score, 0), m.TagEvidence.id))
+        evidence = (m.TagEvidence.select(m.CandidateTag.candidate, m.TagEvidence.recording, m.TagEvidence.start_seconds,
+                                         m.TagEvidence.end_seconds, m.TagEvidence.note).join(m.CandidateTag).where(where)
+                    .order_by(m.CandidateTag.candidate, -pw.fn.COALESCE(m.CandidateTag.score, 0), m.TagEvidence.id).tuples())
         seen = set()
         label = taxonomy.label(compiler.tags[term], locale)
-        for row in evidence:
-            cid = row.candidate_tag.candidate_id
+        for cid, recording_id, start, end, note in evidence:
             if cid in seen:
                 continue
             seen.add(cid)
-            moments[cid].append(Moment(row.recording_id, round(row.start_seconds, 1), round(row.end_seconds, 1), row.note or "", label))
+            moments[cid].append(Moment(recording_id, round(start, 1), round(end, 1), note or "", label))
     for term in query.positive_leaves(TextTerm):
         first: dict[int, int] = {}
-        for passage in compiler.passages.get(term, []):
-            if passage.candidate_id in moments and passage.candidate_id not in first:
-                first[passage.candidate_id] = passage.segment_id
+        for segment_id, candidate_id in compiler.passages.get(term, []):
+            if candidate_id in moments and candidate_id not in first:
+                first[candidate_id] = segment_id
         if first:
             for seg in m.TranscriptSegment.select().where(m.TranscriptSegment.id.in_(list(first.values()))):
                 moments[seg.candidate_id].append(Moment(seg.recording_id, round(seg.start_seconds, 1), round(seg.end_seconds, 1),
