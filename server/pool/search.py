@@ -207,7 +207,7 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
     page, per_page = _page_numbers(page, per_page)
     query = parse(text)
     select, compiler = candidate_ids(user, query)
-    counted = select.select(m.Candidate.id).limit(MAX_TOTAL + 1)
+    counted = select.select(m.Candidate.id).order_by().limit(MAX_TOTAL + 1)  # any 1001 rows count: no sort
     total = m.Candidate.select(pw.fn.COUNT(pw.SQL("*"))).from_(counted.alias("matched")).scalar()
     rows = [c for c in select.paginate(page, per_page) if can(user, "candidate.view", c)]
     hits = _hits(rows, query, compiler, locale)
@@ -268,8 +268,10 @@ def _hits(rows: list[m.Candidate], query: Query, compiler: _Compiler, locale: st
             if candidate_id in moments and candidate_id not in first:
                 first[candidate_id] = segment_id
         if first:
-            for seg in m.TranscriptSegment.select().where(m.TranscriptSegment.id.in_(list(first.values()))):
-                moments[seg.candidate_id].append(Moment(seg.recording_id, round(seg.start_seconds, 1), round(seg.end_seconds, 1),
-                                                        seg.text, f"“{term.text}”"))
+            seg = m.TranscriptSegment
+            found = (seg.select(seg.candidate, seg.recording, seg.start_seconds, seg.end_seconds, seg.text)
+                     .where(seg.id.in_(list(first.values()))).tuples())
+            for cid, recording_id, start, end, text in found:
+                moments[cid].append(Moment(recording_id, round(start, 1), round(end, 1), text, f"“{term.text}”"))
     tags = tags_of(ids, locale)
     return [Hit(c, tags.get(c.id, []), moments[c.id]) for c in rows]
