@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data and work directories")
     parser.add_argument("--pool-scale", type=float, help="size of the generated talent pool, 1 = 100k candidates, 1M tags, "
                                                          "20k hours of transcript (default 1, or 0.01 with --quick)")
+    parser.add_argument("--pool-databases", default="sqlite,postgresql", help="databases of the talent pool benchmark "
+                                                                               "(default: sqlite,postgresql)")
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in selected if name not in BENCHMARKS]
@@ -66,6 +68,7 @@ def main(argv=None) -> int:
                "ffmpeg": common.ffmpeg(), "quick": args.quick, "benchmarks": {}}
     ctx = common.Context(quick=args.quick, database_url=args.database_url, workers=args.workers, threads=args.threads, keep=args.keep)
     ctx.pool_scale = args.pool_scale
+    ctx.pool_databases = tuple(d.strip() for d in args.pool_databases.split(",") if d.strip())
     try:
         for name, module in modules.items():
             common.log(f"== {BENCHMARKS[name][1]}")
