@@ -29,12 +29,13 @@ BENCHMARKS = {
     "media": ("media_vs_ffmpeg", "Media job vs bare ffmpeg"),
     "upload": ("upload_rss", "Server RSS during an upload"),
     "backup": ("backup_vs_copy", "Backup and verify vs cp and hashing"),
+    "pool": ("talent_pool", "Talent pool search (tags, full text) on SQLite and PostgreSQL"),
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup (default: all)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup,pool (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, fewer rounds, a 512 MiB upload: a smoke test, not figures")
     parser.add_argument("--database-url", help="database of the benchmark instance (default: SQLite in its temporary data directory)")
     parser.add_argument("--workers", type=int, help="gunicorn workers of the web server (default 2, as `talentreel web`)")
@@ -42,6 +43,10 @@ def main(argv=None) -> int:
                                                      "another value serves through benchmarks/serve_app.py)")
     parser.add_argument("--json", type=Path, help="where to write the results (default benchmarks/.cache/results-<time>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data and work directories")
+    parser.add_argument("--pool-scale", type=float, help="size of the generated talent pool, 1 = 100k candidates, 1M tags, "
+                                                         "20k hours of transcript (default 1, or 0.01 with --quick)")
+    parser.add_argument("--pool-databases", default="sqlite,postgresql", help="databases of the talent pool benchmark "
+                                                                               "(default: sqlite,postgresql)")
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in selected if name not in BENCHMARKS]
@@ -63,6 +68,8 @@ def main(argv=None) -> int:
     results = {"date": started.isoformat(timespec="seconds"), "machine": common.machine(), "command": command.strip(),
                "ffmpeg": common.ffmpeg(), "quick": args.quick, "benchmarks": {}}
     ctx = common.Context(quick=args.quick, database_url=args.database_url, workers=args.workers, threads=args.threads, keep=args.keep)
+    ctx.pool_scale = args.pool_scale
+    ctx.pool_databases = tuple(d.strip() for d in args.pool_databases.split(",") if d.strip())
     try:
         for name, module in modules.items():
             common.log(f"== {BENCHMARKS[name][1]}")

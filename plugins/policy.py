@@ -133,6 +133,9 @@ def talentreel_permission(user, action, obj):
     if org is not None and org != user.organisation_id:
         return False  # never across organisations, whatever the role
 
+    if action == "search.run" and roles & {"dept_head", "interviewer"}:
+        return True  # the talent pool search; its results are scoped like candidate lists
+
     if "hr" in roles:
         return True if kind in CANDIDATE_DATA | {"opening", "department", "tag", "grant", "search"} else None
 

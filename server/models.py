@@ -267,6 +267,9 @@ class CandidateTag(BaseModel):
     source = pw.CharField(default="manual")  # tagger plugin name, "manual" or "migration"
     created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = pw.DateTimeField(default=utcnow)
+    # The recording whose report a tagger read (null for manual and migrated tags): a new
+    # analysis of that recording replaces these rows, and only these (migration 9).
+    recording = pw.ForeignKeyField(Recording, null=True, backref="candidate_tags", on_delete="CASCADE")
 
 
 class TagEvidence(BaseModel):
@@ -489,6 +492,52 @@ class MigrationItem(BaseModel):
 
 
 BACKUP_RUN_STATES = ("running", "succeeded", "failed")
+
+
+# --- talent pool (schema migration 9) ------------------------------------------------------------
+
+
+class TagSynonym(BaseModel):
+    """Another name a tag is searched by (zh or en). A rename keeps the old name here, so saved
+    searches and habits written with it still find the tag."""
+
+    tag = pw.ForeignKeyField(Tag, backref="synonyms", on_delete="CASCADE")
+    text = pw.CharField()
+    language = pw.CharField(default="")  # "zh", "en" or "" for either
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tag", "text"), True),)
+
+
+class SavedSearch(BaseModel):
+    """A talent pool query a user keeps; the text is re-parsed on each run, so tag renames and
+    merges made since apply to it."""
+
+    user = pw.ForeignKeyField(User, backref="saved_searches", on_delete="CASCADE")
+    name = pw.CharField()
+    query = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "name"), True),)
+
+
+class TranscriptSegment(BaseModel):
+    """A stretch of a recording's transcript, as indexed for full-text search. `terms` is the text
+    cut into words (jieba for Chinese) and separated by spaces, which is what both databases'
+    full-text indexes read: an FTS5 table on SQLite, a tsvector column with a GIN index on
+    PostgreSQL (both made by migration 9, outside peewee)."""
+
+    recording = pw.ForeignKeyField(Recording, backref="transcript_segments", on_delete="CASCADE")
+    candidate = pw.ForeignKeyField(Candidate, backref="transcript_segments", on_delete="CASCADE")
+    start_seconds = pw.FloatField()
+    end_seconds = pw.FloatField()
+    text = pw.TextField()
+    terms = pw.TextField()
+
+
+ALL_MODELS += (TagSynonym, SavedSearch, TranscriptSegment)
 
 
 class BackupRun(BaseModel):

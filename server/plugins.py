@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "talentreel.plugins.analyzer_questions",
     "talentreel.plugins.analyzer_language",
     "talentreel.plugins.analyzer_vision",
+    "talentreel.plugins.tagger_evidence",
     "talentreel.migrators.legacy_export",
     "talentreel.plugins.backup_escrow",
 )

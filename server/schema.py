@@ -79,6 +79,22 @@ def _backup_runs(db, migrator):
     db.create_tables([models.BackupRun], safe=True)
 
 
+@migration(9, "talent pool: tag synonyms, saved searches, transcript full-text index")
+def _talent_pool(db, migrator):
+    from playhouse.migrate import migrate as run
+
+    db.create_tables([models.TagSynonym, models.SavedSearch, models.TranscriptSegment], safe=True)
+    if not column_exists(db, "candidate_tag", "recording_id"):
+        run(migrator.add_column("candidate_tag", "recording_id", models.CandidateTag.recording))
+    # Tag queries read (tag, score) ranges and come back with candidate ids: one covering index.
+    db.execute_sql("CREATE INDEX IF NOT EXISTS candidate_tag_tag_score ON candidate_tag (tag_id, score, candidate_id)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS candidate_tag_candidate_tag ON candidate_tag (candidate_id, tag_id)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS candidate_tag_recording ON candidate_tag (recording_id)")
+    from .pool import fulltext
+
+    fulltext.backend_for(db).create_index(db)
+
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)

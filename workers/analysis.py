@@ -78,6 +78,11 @@ def analyze_recording(recording_id: int) -> dict:
         data = report_mod.assemble(recording, inp, statuses)
         saved = report_mod.save(recording, data)
         report_progress(1.0, "report ready")
+        from talentreel.server import jobs
+
+        from .pool import TAG_JOB
+
+        jobs.enqueue(state.settings, "analysis", TAG_JOB, recording_id)  # the talent pool reads the new report
         return {"report_version": saved.version, "analyzers": {s["name"]: s["state"] for s in statuses.values()}}
     finally:
         shutil.rmtree(work, ignore_errors=True)

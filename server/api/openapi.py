@@ -14,7 +14,7 @@ from flask import jsonify
 
 from ... import __version__
 from .. import defaults
-from . import api_bp, candidates, interviews, openings, serializers
+from . import api_bp, candidates, interviews, openings, search, serializers
 from .fields import ID_SCHEMA, body_schema
 from .pagination import MAX_PAGE
 
@@ -102,6 +102,42 @@ ERROR_RESPONSES = {
     413: ("TooLarge", "The request body is larger than the API accepts."),
 }
 
+SEARCH_PARAMS = [
+    {"name": "q", "in": "query", "required": True, "description": "The query (talent pool query language).",
+     "schema": {"type": "string", "minLength": 1, "maxLength": 500}, "example": "negotiation>=0.6 OR \"full price\""},
+    {"name": "page", "in": "query", "required": False, "description": "Page number, from 1; pages stop at 1000 results.",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1}},
+    {"name": "per_page", "in": "query", "required": False, "description": "Hits per page.",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+]
+
+_MOMENT = {"type": "object", "description": "A moment of a replay that makes the candidate a hit.", "properties": {
+    "recording_id": {"type": "integer", "minimum": 1}, "second": {"type": "number"}, "end": {"type": "number"},
+    "snippet": {"type": "string"}, "why": {"type": "string"},
+    "url": {"type": "string", "description": "The replay page, opened at that second."}},
+    "required": ["recording_id", "second", "end", "snippet", "why", "url"], "additionalProperties": False}
+_HIT_TAG = {"type": "object", "properties": {
+    "name": {"type": "string"}, "label": {"type": "string"}, "kind": {"type": "string"},
+    "score": {"type": ["number", "null"]}, "source": {"type": "string"}},
+    "required": ["name", "label", "kind", "score", "source"], "additionalProperties": False}
+SEARCH_RESULT_SCHEMA = {"type": "object", "properties": {
+    "query": {"type": "string"},
+    "items": {"type": "array", "items": {"type": "object", "properties": {
+        "candidate": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+                      "required": ["id", "name"], "additionalProperties": False},
+        "tags": {"type": "array", "items": _HIT_TAG},
+        "moments": {"type": "array", "items": _MOMENT}},
+        "required": ["candidate", "tags", "moments"], "additionalProperties": False}},
+    "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1},
+    "total": {"type": "integer", "minimum": 0, "maximum": 1000},
+    "total_capped": {"type": "boolean", "description": "More candidates match than are counted."},
+    "notes": {"type": "array", "items": {"type": "string"}, "description": "Caps that applied (very frequent words, totals)."}},
+    "required": ["query", "items", "page", "per_page", "total", "total_capped", "notes"], "additionalProperties": False}
+SAVED_SEARCH_SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "integer", "minimum": 1}, "name": {"type": "string"}, "query": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"}},
+    "required": ["id", "name", "query", "created_at"], "additionalProperties": False}
+
 PATHS = {
     "/openapi.json": {"get": _operation(
         "openapi", "meta", "This document.", result={"type": "object"}, errors=(), public=True)},
@@ -138,6 +174,24 @@ PATHS = {
     },
     "/recordings/{recording_id}": {
         "get": _get("get_recording", "recordings", "One recording.", "Recording", RECORDING_ID),
+    },
+    "/search": {"get": _operation(
+        "search_pool", "talent pool",
+        "Search the talent pool: tags with AND / OR / NOT and parentheses, score thresholds (`negotiation>=0.6`), "
+        "`dept:`, `opening:`, `after:` / `before:` dates and quoted phrases over transcripts (docs/talent-pool.md). "
+        "Each hit names the replay moments that make it one. At most 1000 candidates are counted and paged.",
+        result=_ref("SearchResult"), params=SEARCH_PARAMS, errors=(400, 401, 403))},
+    "/searches": {
+        "get": _operation("list_saved_searches", "talent pool", "The caller's saved searches.",
+                          result={"type": "object", "properties": {"items": {"type": "array", "items": _ref("SavedSearch")}},
+                                  "required": ["items"], "additionalProperties": False}, errors=(401, 403)),
+        "post": _operation("save_search", "talent pool", "Save a search (the query must parse).", ok=201,
+                           result=_ref("SavedSearch"), body=body_schema(search.SAVED_FIELDS, creating=True),
+                           errors=(400, 401, 403, 413)),
+    },
+    "/searches/{search_id}": {
+        "delete": _operation("delete_saved_search", "talent pool", "Delete one of the caller's saved searches.", ok=204,
+                             result_text="Deleted.", params=[_id_param("search_id", "saved search")], errors=(401, 403, 404)),
     },
 }
 
@@ -190,6 +244,8 @@ def document() -> dict:
                 "Opening": serializers.OPENING_SCHEMA,
                 "Interview": serializers.INTERVIEW_SCHEMA,
                 "Recording": serializers.RECORDING_SCHEMA,
+                "SearchResult": SEARCH_RESULT_SCHEMA,
+                "SavedSearch": SAVED_SEARCH_SCHEMA,
             },
             "responses": {name: _error_response(status) for status, (name, _d) in ERROR_RESPONSES.items()},
         },

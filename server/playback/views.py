@@ -107,7 +107,23 @@ def replay(recording_id: int):
         if row is not None:
             report = dict(row.data, version=row.version)
             audit.record("report.view", recording, details={"version": row.version})
-    return render_template("replay.html", recording=recording, token=token, progress=progress_of(recording), report=report)
+    return render_template("replay.html", recording=recording, token=token, progress=progress_of(recording), report=report,
+                           start_at=start_second(request.args.get("t"), recording))
+
+
+def start_second(raw: str | None, recording: m.Recording) -> float | None:
+    """`?t=SECONDS` (a talent pool hit, a shared link) opens the replay there; a value that is not
+    a time inside the recording is ignored rather than refused, the replay still opens."""
+    try:
+        second = float(raw) if raw is not None and len(raw) <= 16 else None
+    except ValueError:
+        return None
+    if second is None or not second == second or second < 0:  # NaN fails the equality
+        return None
+    duration = recording.duration_seconds
+    if duration and second > duration:
+        return None
+    return round(second, 3)
 
 
 @playback_bp.get("/recordings/<int:recording_id>/status.json")

@@ -99,6 +99,13 @@
   var body = document.getElementById("transcript-body");
   if (!video) { return; }
 
+  // ?t=SECONDS (a talent pool hit's link): start there once the video knows its length.
+  if (video.dataset.startAt) {
+    var startAt = Number(video.dataset.startAt);
+    var seekStart = function () { video.currentTime = startAt; };
+    if (video.readyState >= 1) { seekStart(); } else { video.addEventListener("loadedmetadata", seekStart, { once: true }); }
+  }
+
   document.querySelectorAll(".marker[data-at]").forEach(function (marker) {
     marker.style.left = marker.dataset.at + "%";
   });

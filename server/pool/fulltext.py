@@ -1,0 +1,78 @@
+"""The full-text index of transcripts, one backend per database behind one interface.
+
+- SQLite: an FTS5 table over `transcript_segment.terms` (external content, kept in step by
+  triggers), porter stemming on top of unicode61 word splitting;
+- PostgreSQL: a stored tsvector column (`english` configuration) with a GIN index.
+
+Both read the jieba-cut `terms` (segment.py), so Chinese is searched by words on both. A query is
+a list of words that must all occur in one segment; the words are passed as bound parameters and
+quoted for FTS5, so nothing a user types is ever syntax. Each lookup stops after `limit` segments:
+a word said in most interviews cannot make one query read the whole index.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+
+Passage = tuple[int, int]
+"""(segment id, candidate id) of a matching transcript passage: plain tuples, since a frequent
+word returns thousands and objects would cost more than the lookup."""
+
+
+class SqliteFullText:
+    name = "sqlite-fts5"
+
+    def create_index(self, db: pw.Database) -> None:
+        db.execute_sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS transcript_fts USING fts5("
+            "terms, content='transcript_segment', content_rowid='id', tokenize='porter unicode61')")
+        db.execute_sql(
+            "CREATE TRIGGER IF NOT EXISTS transcript_segment_fts_insert AFTER INSERT ON transcript_segment BEGIN "
+            "INSERT INTO transcript_fts(rowid, terms) VALUES (new.id, new.terms); END")
+        db.execute_sql(
+            "CREATE TRIGGER IF NOT EXISTS transcript_segment_fts_delete AFTER DELETE ON transcript_segment BEGIN "
+            "INSERT INTO transcript_fts(transcript_fts, rowid, terms) VALUES ('delete', old.id, old.terms); END")
+        db.execute_sql(
+            "CREATE TRIGGER IF NOT EXISTS transcript_segment_fts_update AFTER UPDATE ON transcript_segment BEGIN "
+            "INSERT INTO transcript_fts(transcript_fts, rowid, terms) VALUES ('delete', old.id, old.terms); "
+            "INSERT INTO transcript_fts(rowid, terms) VALUES (new.id, new.terms); END")
+
+    @staticmethod
+    def match_expression(words: list[str]) -> str:
+        # Every word a quoted FTS5 string: AND, NEAR, *, ^, : and quotes typed by a user stay text.
+        return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+    def find(self, db: pw.Database, words: list[str], limit: int) -> list[Passage]:
+        rows = db.execute_sql(
+            "SELECT s.id, s.candidate_id FROM transcript_segment s JOIN "
+            "(SELECT rowid AS id FROM transcript_fts WHERE transcript_fts MATCH ? LIMIT ?) hit ON hit.id = s.id",
+            (self.match_expression(words), limit)).fetchall()
+        return rows
+
+
+class PostgresFullText:
+    name = "postgresql-tsvector"
+    CONFIG = "english"
+
+    def create_index(self, db: pw.Database) -> None:
+        from ..schema import column_exists
+
+        if not column_exists(db, "transcript_segment", "tsv"):
+            db.execute_sql(
+                f"ALTER TABLE transcript_segment ADD COLUMN tsv tsvector "
+                f"GENERATED ALWAYS AS (to_tsvector('{self.CONFIG}', terms)) STORED")
+        db.execute_sql("CREATE INDEX IF NOT EXISTS transcript_segment_tsv ON transcript_segment USING GIN (tsv)")
+
+    def find(self, db: pw.Database, words: list[str], limit: int) -> list[Passage]:
+        rows = db.execute_sql(
+            f"SELECT id, candidate_id FROM transcript_segment WHERE tsv @@ plainto_tsquery('{self.CONFIG}', %s) LIMIT %s",
+            (" ".join(words), limit)).fetchall()
+        return rows
+
+
+def backend_for(db) -> SqliteFullText | PostgresFullText:
+    target = getattr(db, "obj", None) or db  # the models' DatabaseProxy, or a database
+    if isinstance(target, pw.PostgresqlDatabase):
+        return PostgresFullText()
+    return SqliteFullText()

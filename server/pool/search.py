@@ -1,0 +1,277 @@
+"""Running a talent pool query for a user: which candidates, on which page, and the moment of a
+replay that makes each one a hit.
+
+The query tree becomes one SQL condition on candidate ids, applied to the user's scoped candidate
+query (scoping.py: a dept_head only ever sees their departments' candidates), and every row shown
+is still asked of the permission hook. Tag terms are sub-selects on the (tag, score) index; a
+transcript term is looked up in the full-text index first, at most PASSAGE_CAP passages, so a word
+said in every interview cannot make a query run away (the result says when that happened). The
+total is counted up to MAX_TOTAL and pages stop there: a query matching everyone stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+
+import peewee as pw
+
+from .. import models as m
+from .. import scoping
+from ..errors import ValidationError
+from ..i18n import _
+from ..permissions import can
+from . import fulltext, segment, taxonomy
+from .query import And, FieldTerm, Not, Or, Query, QueryError, TagTerm, TextTerm, parse
+
+PASSAGE_CAP = 5000
+"""Transcript passages one text term may match before the rest are ignored (and the result says so)."""
+
+MAX_TOTAL = 1000
+"""Matching candidates counted, and paged through, at most."""
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+TAGS_PER_HIT = 8
+
+
+@dataclass
+class Moment:
+    recording_id: int
+    second: float
+    end: float
+    snippet: str
+    why: str
+
+    @property
+    def url(self) -> str:
+        return f"/recordings/{self.recording_id}?t={self.second:g}"
+
+    def as_dict(self) -> dict:
+        return {"recording_id": self.recording_id, "second": self.second, "end": self.end,
+                "snippet": self.snippet, "why": self.why, "url": self.url}
+
+
+@dataclass
+class Hit:
+    candidate: m.Candidate
+    tags: list[dict]
+    moments: list[Moment]
+
+    def as_dict(self) -> dict:
+        return {"candidate": {"id": self.candidate.id, "name": self.candidate.name},
+                "tags": self.tags, "moments": [mo.as_dict() for mo in self.moments]}
+
+
+@dataclass
+class Result:
+    query: str
+    items: list[Hit]
+    page: int
+    per_page: int
+    total: int
+    total_capped: bool
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"query": self.query, "items": [h.as_dict() for h in self.items], "page": self.page,
+                "per_page": self.per_page, "total": self.total, "total_capped": self.total_capped, "notes": self.notes}
+
+
+class _Compiler:
+    """The query tree as a peewee condition on m.Candidate.id, resolving names as it goes."""
+
+    def __init__(self, user: m.User):
+        self.user = user
+        self.org = user.organisation_id
+        self.database = m.Candidate._meta.database
+        self.backend = fulltext.backend_for(self.database)
+        self.notes: list[str] = []
+        self.tag_ids: dict[TagTerm, list[int]] = {}
+        self.tags: dict[TagTerm, m.Tag] = {}
+        self.passages: dict[TextTerm, list[fulltext.Passage]] = {}
+
+    def condition(self, node):
+        if isinstance(node, And):
+            parts = [self.condition(c) for c in node.children]
+            out = parts[0]
+            for part in parts[1:]:
+                out = out & part
+            return out
+        if isinstance(node, Or):
+            parts = [self.condition(c) for c in node.children]
+            out = parts[0]
+            for part in parts[1:]:
+                out = out | part
+            return out
+        if isinstance(node, Not):
+            return ~self.condition(node.child)
+        if isinstance(node, TagTerm):
+            return self.tag(node)
+        if isinstance(node, TextTerm):
+            return self.text(node)
+        return self.field(node)
+
+    def tag(self, term: TagTerm):
+        tag = taxonomy.find_tag(self.org, term.name)
+        if tag is None:
+            raise QueryError(self._unknown_tag(term.name))
+        ids = taxonomy.family_ids(tag)
+        self.tag_ids[term], self.tags[term] = ids, tag
+        where = m.CandidateTag.tag.in_(ids)
+        if term.op is not None:
+            score = m.CandidateTag.score
+            where &= {">=": score >= term.value, ">": score > term.value, "<=": score <= term.value,
+                      "<": score < term.value, "=": score == term.value}[term.op]
+        return m.Candidate.id.in_(m.CandidateTag.select(m.CandidateTag.candidate).where(where))
+
+    def _unknown_tag(self, name: str) -> str:
+        names = [t.name for t in m.Tag.select(m.Tag.name).where((m.Tag.organisation == self.org) & m.Tag.merged_into.is_null()).limit(2000)]
+        close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)
+        message = _("Unknown tag “%(name)s”.", name=name)
+        if close:
+            message += " " + _("Did you mean: %(names)s?", names=", ".join(close))
+        return message + " " + _("To search what was said, put it in quotes: \"%(name)s\".", name=name)
+
+    def text(self, term: TextTerm):
+        words = segment.query_words(term.text)
+        if not words:
+            raise QueryError(_("The phrase “%(text)s” has no words to search for.", text=term.text))
+        passages = self.backend.find(self.database, words, PASSAGE_CAP + 1)
+        if len(passages) > PASSAGE_CAP:
+            passages = passages[:PASSAGE_CAP]
+            self.notes.append(_("“%(text)s” is said in very many passages; only the first %(cap)d were searched. Add terms to narrow it.",
+                                text=term.text, cap=PASSAGE_CAP))
+        self.passages[term] = passages
+        ids = sorted({p[1] for p in passages})
+        if not ids:
+            return pw.SQL("1 = 0")
+        # Ids the database just gave, written as a literal list: thousands of bound parameters
+        # would cost more to render than the query takes.
+        return m.Candidate.id.in_(pw.SQL("(" + ",".join(str(int(i)) for i in ids) + ")"))
+
+    def field(self, term: FieldTerm):
+        if term.field == "dept":
+            dept = (m.Department.select().where((m.Department.organisation == self.org)
+                    & ((pw.fn.LOWER(m.Department.name) == term.value.lower()) | (pw.fn.LOWER(m.Department.code) == term.value.lower()))).first())
+            if dept is None:
+                raise QueryError(_("Unknown department “%(name)s”.", name=term.value))
+            openings = m.Opening.select(m.Opening.id).where(m.Opening.department == dept)
+            return self._at_openings(openings)
+        if term.field == "opening":
+            in_org = m.Opening.organisation == self.org
+            if term.value.isdigit():
+                found = m.Opening.select(m.Opening.id).where(in_org & (m.Opening.id == int(term.value)))
+            else:
+                found = m.Opening.select(m.Opening.id).where(in_org & pw.fn.LOWER(m.Opening.title).contains(term.value.lower()))
+            ids = [o.id for o in found.limit(100)]
+            if not ids:
+                raise QueryError(_("No opening matches “%(value)s”.", value=term.value))
+            return self._at_openings(ids)
+        day = dt.datetime.combine(term.date, dt.time())
+        when = pw.fn.COALESCE(m.Interview.scheduled_at, m.Interview.created_at)
+        bound = when >= day if term.field == "after" else when < day + dt.timedelta(days=1)
+        return m.Candidate.id.in_(m.Interview.select(m.Interview.candidate).where(bound))
+
+    @staticmethod
+    def _at_openings(openings):
+        return (m.Candidate.id.in_(m.Application.select(m.Application.candidate).where(m.Application.opening.in_(openings)))
+                | m.Candidate.id.in_(m.Interview.select(m.Interview.candidate).where(m.Interview.opening.in_(openings))))
+
+
+def _page_numbers(page, per_page) -> tuple[int, int]:
+    try:
+        page = int(page or 1)
+        per_page = int(per_page or PAGE_SIZE)
+    except (TypeError, ValueError):
+        raise ValidationError(_("page and per_page must be whole numbers."), field="page") from None
+    if not 1 <= per_page <= MAX_PAGE_SIZE:
+        raise ValidationError(_("per_page must be from 1 to %(max)d.", max=MAX_PAGE_SIZE), field="per_page")
+    if page < 1 or (page - 1) * per_page >= MAX_TOTAL:
+        raise ValidationError(_("page must be from 1 to %(max)d at this page size (results stop at %(total)d).",
+                                max=max(1, MAX_TOTAL // per_page), total=MAX_TOTAL), field="page")
+    return page, per_page
+
+
+def candidate_ids(user: m.User, query: Query | str) -> tuple[pw.ModelSelect, _Compiler]:
+    """The user's matching candidates as a query (ids, newest first), and the compiled terms."""
+    query = parse(query) if isinstance(query, str) else query
+    compiler = _Compiler(user)
+    condition = compiler.condition(query.tree)
+    select = scoping.candidates(user).where(condition).order_by(m.Candidate.id.desc())
+    return select, compiler
+
+
+def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None = None) -> Result:
+    page, per_page = _page_numbers(page, per_page)
+    query = parse(text)
+    select, compiler = candidate_ids(user, query)
+    counted = select.select(m.Candidate.id).order_by().limit(MAX_TOTAL + 1)  # any 1001 rows count: no sort
+    total = m.Candidate.select(pw.fn.COUNT(pw.SQL("*"))).from_(counted.alias("matched")).scalar()
+    rows = [c for c in select.paginate(page, per_page) if can(user, "candidate.view", c)]
+    hits = _hits(rows, query, compiler, locale)
+    notes = list(compiler.notes)
+    if total > MAX_TOTAL:
+        notes.append(_("More than %(max)d candidates match; only the first %(max)d are shown. Narrow the query.", max=MAX_TOTAL))
+    return Result(query.text, hits, page, per_page, min(total, MAX_TOTAL), total > MAX_TOTAL, notes)
+
+
+def tags_of(candidate_ids: list[int], locale: str | None, limit: int | None = TAGS_PER_HIT) -> dict[int, list[dict]]:
+    """Each candidate's tags (merged ones shown as the tag they joined), best score first.
+    Read as plain tuples: a page of hits has hundreds of tag rows, model objects cost more than the query."""
+    rows = (m.CandidateTag.select(m.CandidateTag.candidate, m.CandidateTag.score, m.CandidateTag.source, m.Tag.id, m.Tag.name,
+                                  m.Tag.kind, m.Tag.label_en, m.Tag.label_zh, m.Tag.merged_into)
+            .join(m.Tag).where(m.CandidateTag.candidate.in_(candidate_ids)).tuples())
+    best: dict[int, dict[int, dict]] = {}
+    canon_cache: dict[int, m.Tag] = {}
+    zh = (locale or "").startswith("zh")
+    for cid, score, source, tag_id, name, kind, label_en, label_zh, merged_into in rows:
+        if merged_into is not None:
+            tag = canon_cache.get(tag_id) or canon_cache.setdefault(tag_id, taxonomy.canonical(m.Tag.get_by_id(tag_id)))
+            tag_id, name, kind, label_en, label_zh = tag.id, tag.name, tag.kind, tag.label_en, tag.label_zh
+        entry = best.setdefault(cid, {}).get(tag_id)
+        if entry is None or (score is not None and (entry["score"] is None or score > entry["score"])):
+            label = (label_zh or label_en or name) if zh else (label_en or label_zh or name)
+            best[cid][tag_id] = {"name": name, "label": label, "kind": kind,
+                                 "score": None if score is None else round(score, 2), "source": source}
+    out = {}
+    for cid, by_tag in best.items():
+        ordered = sorted(by_tag.values(), key=lambda t: (t["score"] is None, -(t["score"] or 0), t["name"]))
+        out[cid] = ordered[:limit] if limit else ordered
+    return out
+
+
+def _hits(rows: list[m.Candidate], query: Query, compiler: _Compiler, locale: str | None) -> list[Hit]:
+    ids = [c.id for c in rows]
+    if not ids:
+        return []
+    moments: dict[int, list[Moment]] = {cid: [] for cid in ids}
+    for term in query.positive_leaves(TagTerm):
+        tag_ids = compiler.tag_ids.get(term)
+        if not tag_ids:
+            continue
+        where = m.CandidateTag.candidate.in_(ids) & m.CandidateTag.tag.in_(tag_ids)
+        evidence = (m.TagEvidence.select(m.CandidateTag.candidate, m.TagEvidence.recording, m.TagEvidence.start_seconds,
+                                         m.TagEvidence.end_seconds, m.TagEvidence.note).join(m.CandidateTag).where(where)
+                    .order_by(m.CandidateTag.candidate, -pw.fn.COALESCE(m.CandidateTag.score, 0), m.TagEvidence.id).tuples())
+        seen = set()
+        label = taxonomy.label(compiler.tags[term], locale)
+        for cid, recording_id, start, end, note in evidence:
+            if cid in seen:
+                continue
+            seen.add(cid)
+            moments[cid].append(Moment(recording_id, round(start, 1), round(end, 1), note or "", label))
+    for term in query.positive_leaves(TextTerm):
+        first: dict[int, int] = {}
+        for segment_id, candidate_id in compiler.passages.get(term, []):
+            if candidate_id in moments and candidate_id not in first:
+                first[candidate_id] = segment_id
+        if first:
+            seg = m.TranscriptSegment
+            found = (seg.select(seg.candidate, seg.recording, seg.start_seconds, seg.end_seconds, seg.text)
+                     .where(seg.id.in_(list(first.values()))).tuples())
+            for cid, recording_id, start, end, text in found:
+                moments[cid].append(Moment(recording_id, round(start, 1), round(end, 1), text, f"“{term.text}”"))
+    tags = tags_of(ids, locale)
+    return [Hit(c, tags.get(c.id, []), moments[c.id]) for c in rows]
