@@ -30,6 +30,7 @@ BUILTIN_PLUGINS = (
     "talentreel.plugins.analyzer_language",
     "talentreel.plugins.analyzer_vision",
     "talentreel.migrators.legacy_export",
+    "talentreel.migrators.opencats",
 )
 """Module paths of the plugins TalentReel ships; each registers under its last path component."""
 
