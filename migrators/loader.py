@@ -58,7 +58,10 @@ class Loader:
 
     def load(self) -> None:
         for kind in r.RECORD_TYPES:
-            for item in self.plan.items[kind]:
+            # Survivors first: the earliest-created candidate of a group survives, and the source
+            # may list it after its duplicates (a stable sort keeps the source order otherwise).
+            items = sorted(self.plan.items[kind], key=lambda i: i.action == "merge") if kind == "candidate" else self.plan.items[kind]
+            for item in items:
                 if item.outcome is not None:  # loaded with its interview
                     continue
                 if item.action == "done":

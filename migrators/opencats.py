@@ -150,6 +150,8 @@ class OpenCatsReader(Reader):
                                 where=where, kind="candidate", legacy_id=legacy_id))
         created, problem = _date(row.get("date_created"), "candidate", legacy_id, "date_created", where)
         out += problem
+        if created is None:  # the row's last change is the closest date the source knows
+            created, _ = _date(row.get("date_modified"), "candidate", legacy_id, "date_modified", where)
         name = _full_name(fields["first_name"], fields["middle_name"], fields["last_name"])
         duplicates = tables.get("candidate_duplicates")
         duplicate_of = tuple(sorted({_id(d, "old_candidate_id") for d in duplicates.rows if _id(d, "new_candidate_id") == legacy_id}

@@ -38,11 +38,11 @@ EXTRA_SQL = b"((ENDOFQUERY))".join([
     b"  `site_id` int(11) NOT NULL,\n  PRIMARY KEY (`old_candidate_id`,`new_candidate_id`)\n) ENGINE=MyISAM",
     # 3 duplicates 2 (our rules agree); 6 is marked a duplicate of 5 though nothing matches: the source decides.
     b"INSERT INTO `candidate_duplicates` VALUES ('2','3','201'),('5','6','201')",
-    b"INSERT INTO `candidate` (`candidate_id`,`site_id`,`first_name`,`last_name`,`phone_cell`,`email1`,`key_skills`,`date_created`) VALUES "
+    b"INSERT INTO `candidate` (`candidate_id`,`site_id`,`first_name`,`last_name`,`phone_cell`,`email1`,`key_skills`,`date_created`,`date_modified`) VALUES "
     b"('900','201','" + GBK_NAME[2:] + b"','" + GBK_NAME[:2] + b"','13800138000','zhang_rDOTrwei@example_rDOTrcom','" + GBK_SKILLS
-    + b"','0000-00-00 00:00:00'),"
-    b"('901','201','Ana','Lima','0','ana@example_rDOTrorg','0','2007-1-5 9:03'),"
-    b"('902','201','\x80\xff','X','0','0','0','2007-01-05 09:03:00')",
+    + b"','0000-00-00 00:00:00','2007-01-18 10:00:00'),"
+    b"('901','201','Ana','Lima','0','ana@example_rDOTrorg','0','2007-1-5 9:03','2007-1-5 9:03'),"
+    b"('902','201','\x80\xff','X','0','0','0','2007-01-05 09:03:00','2007-01-05 09:03:00')",
     b"INSERT INTO `candidate_joborder` (`candidate_joborder_id`,`candidate_id`,`joborder_id`,`site_id`,`status`,`date_created`) VALUES "
     b"('900','999','1','201','500','2007-01-18 10:00:00'),('901','900','1','201','800','2007-01-18 10:00:00')",
     b"INSERT INTO `activity` (`activity_id`,`data_item_id`,`data_item_type`,`joborder_id`,`site_id`,`entered_by`,`date_created`,`type`,`notes`) VALUES "
