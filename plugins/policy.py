@@ -20,7 +20,8 @@ from talentreel.server import models as m
 from talentreel.server.plugins import hookimpl
 
 CANDIDATE_DATA = {"candidate", "interview", "recording", "report"}
-SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage"}
+SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage",
+                  "migrations.view"}
 
 
 def _candidate_of(obj):
