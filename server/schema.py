@@ -62,6 +62,11 @@ def _migration_journal(db, migrator):
     db.create_tables([models.CandidateNote, models.CandidateDocument, models.MigrationRun, models.MigrationItem], safe=True)
 
 
+
+@migration(7, "first sign-in links for accounts without a password")
+def _password_setup_tokens(db, migrator):
+    db.create_tables([models.PasswordSetupToken], safe=True)
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)
