@@ -28,17 +28,20 @@ BENCHMARKS = {
     "range": ("range_vs_nginx", "Range endpoint vs nginx"),
     "media": ("media_vs_ffmpeg", "Media job vs bare ffmpeg"),
     "upload": ("upload_rss", "Server RSS during an upload"),
+    "migration": ("migration", "Migration of a generated legacy export"),
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload (default: all)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,migration (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, fewer rounds, a 512 MiB upload: a smoke test, not figures")
     parser.add_argument("--database-url", help="database of the benchmark instance (default: SQLite in its temporary data directory)")
     parser.add_argument("--workers", type=int, help="gunicorn workers of the web server (default 2, as `talentreel web`)")
     parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default 4, as `talentreel web`; "
                                                      "another value serves through benchmarks/serve_app.py)")
+    parser.add_argument("--migration-scale", type=float, help="size of the migration benchmark's export as a fraction of "
+                                                             "10k candidates / 1k recordings (default 1, --quick 0.02)")
     parser.add_argument("--json", type=Path, help="where to write the results (default benchmarks/.cache/results-<time>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data and work directories")
     args = parser.parse_args(argv)
@@ -62,6 +65,7 @@ def main(argv=None) -> int:
     results = {"date": started.isoformat(timespec="seconds"), "machine": common.machine(), "command": command.strip(),
                "ffmpeg": common.ffmpeg(), "quick": args.quick, "benchmarks": {}}
     ctx = common.Context(quick=args.quick, database_url=args.database_url, workers=args.workers, threads=args.threads, keep=args.keep)
+    ctx.migration_scale = args.migration_scale
     try:
         for name, module in modules.items():
             common.log(f"== {BENCHMARKS[name][1]}")
