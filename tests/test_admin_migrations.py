@@ -3,6 +3,8 @@ each run's verification report (an audited view)."""
 
 from __future__ import annotations
 
+import re
+
 import opencats_fixture as fx
 
 from talentreel.migrators import framework
@@ -23,6 +25,8 @@ def test_runs_their_progress_and_report(app, client, db, make_user, login, tmp_p
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "/admin/admin_migrations/progress.json" in html and f'data-run="{running.id}"' in html
+    nonce = re.search(r"'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)
+    assert f'<script nonce="{nonce}">' in html  # the polling script is allowed by the page's CSP
 
     runs = {r["id"]: r for r in client.get("/admin/admin_migrations/progress.json").get_json()["runs"]}
     assert (runs[running.id]["state"], runs[running.id]["percent"], runs[running.id]["done"]) == ("running", 25, 30)
