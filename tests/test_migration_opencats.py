@@ -28,11 +28,8 @@ def backup(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live(backup, tmp_path_factory):
     """A scratch OpenCATS database in the MariaDB on 127.0.0.1:3306, dropped afterwards; its URL."""
-    pytest.importorskip("pymysql")
-    try:
-        name = fx.load_into_mariadb(backup)
-    except Exception as exc:  # no MariaDB on this machine: the backup-file tests still run
-        pytest.skip(f"MariaDB on 127.0.0.1:3306 not usable: {exc}")
+    # No skip without MariaDB: a skipped test looks like a passing one in CI (the service is part of the test setup).
+    name = fx.load_into_mariadb(backup)
     attachments = fx.extract_attachments(backup, tmp_path_factory.mktemp("opencats-files"))
     yield {"name": name, "url": f"mysql://root@127.0.0.1:3306/{name}?attachments={attachments}"}
     fx.drop(name)
