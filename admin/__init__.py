@@ -27,6 +27,7 @@ def init_app(app) -> Admin:
     from talentreel.server import models as m
 
     from .accounts import DepartmentView, GrantView, UserView
+    from .migrations import MigrationsView
     from .audit import AuditView
     from .backups import BackupRunView
     from .keys import KeysView
@@ -47,6 +48,7 @@ def init_app(app) -> Admin:
     admin.add_view(GrantView(m.Grant, name=_l("Grants"), endpoint="admin_grants", category=_l("Accounts")))
     admin.add_view(WorkItemView(m.WorkItem, name=_l("Jobs"), endpoint="admin_jobs"))
     admin.add_view(AuditView(m.AuditEvent, name=_l("Audit trail"), endpoint="admin_audit"))
+    admin.add_view(MigrationsView(name=_l("Migrations"), endpoint="admin_migrations"))
     admin.add_view(PluginsView(name=_l("Plugins"), endpoint="admin_plugins", category=_l("System")))
     admin.add_view(HealthView(name=_l("Health"), endpoint="admin_health", category=_l("System")))
     admin.add_view(StorageView(name=_l("Storage"), endpoint="admin_storage", category=_l("System")))

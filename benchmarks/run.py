@@ -30,17 +30,20 @@ BENCHMARKS = {
     "upload": ("upload_rss", "Server RSS during an upload"),
     "backup": ("backup_vs_copy", "Backup and verify vs cp and hashing"),
     "pool": ("talent_pool", "Talent pool search (tags, full text) on SQLite and PostgreSQL"),
+    "migration": ("migration", "Migration of a generated legacy export"),
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup,pool (default: all)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup,pool,migration (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, fewer rounds, a 512 MiB upload: a smoke test, not figures")
     parser.add_argument("--database-url", help="database of the benchmark instance (default: SQLite in its temporary data directory)")
     parser.add_argument("--workers", type=int, help="gunicorn workers of the web server (default 2, as `talentreel web`)")
     parser.add_argument("--threads", type=int, help="gunicorn threads per worker (default 4, as `talentreel web`; "
                                                      "another value serves through benchmarks/serve_app.py)")
+    parser.add_argument("--migration-scale", type=float, help="size of the migration benchmark's export as a fraction of "
+                                                             "10k candidates / 1k recordings (default 1, --quick 0.02)")
     parser.add_argument("--json", type=Path, help="where to write the results (default benchmarks/.cache/results-<time>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data and work directories")
     parser.add_argument("--pool-scale", type=float, help="size of the generated talent pool, 1 = 100k candidates, 1M tags, "
@@ -69,6 +72,7 @@ def main(argv=None) -> int:
                "ffmpeg": common.ffmpeg(), "quick": args.quick, "benchmarks": {}}
     ctx = common.Context(quick=args.quick, database_url=args.database_url, workers=args.workers, threads=args.threads, keep=args.keep)
     ctx.pool_scale = args.pool_scale
+    ctx.migration_scale = args.migration_scale
     ctx.pool_databases = tuple(d.strip() for d in args.pool_databases.split(",") if d.strip())
     try:
         for name, module in modules.items():

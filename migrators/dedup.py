@@ -108,9 +108,14 @@ def matching_rule(a: Person, b: Person, rules) -> str | None:
     return None
 
 
-def group(people: Sequence[Person], rules) -> list[Merge]:
+SOURCE_RULE = "marked duplicate in the source"
+"""The rule of a merge the source system decided itself (e.g. OpenCATS' candidate_duplicates)."""
+
+
+def group(people: Sequence[Person], rules, links: Iterable[tuple[str, str]] = ()) -> list[Merge]:
     """Merge decisions for people matching under the rules: each duplicate names its group's
     survivor and the rule that tied it to the group (to the survivor when that matches directly).
+    `links` are pairs of refs the source marks as the same person; they join groups like a rule.
     Indexes by each rule's key tuple, so the work grows with the number of people, not its square."""
     parent = {p.ref: p.ref for p in people}
     link_rule: dict[tuple[str, str], str] = {}
@@ -134,6 +139,14 @@ def group(people: Sequence[Person], rules) -> list[Merge]:
                 ra, rb = find(other), find(person.ref)
                 if ra != rb:
                     parent[rb] = ra
+    source_links = set()
+    for a, b in links:
+        if a in parent and b in parent and a != b:
+            source_links.add(frozenset((a, b)))
+            link_rule.setdefault((a, b), SOURCE_RULE)
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[rb] = ra
     by_ref = {p.ref: p for p in people}
     groups: dict[str, list[Person]] = {}
     for person in people:
@@ -146,6 +159,8 @@ def group(people: Sequence[Person], rules) -> list[Merge]:
         survivor = members[0]
         for person in members[1:]:
             rule = matching_rule(survivor, person, rules)
+            if rule is None and frozenset((survivor.ref, person.ref)) in source_links:
+                rule = SOURCE_RULE
             if rule is None:  # tied through a third member: name the link that joined it
                 rule = next((r for (a, b), r in link_rule.items() if person.ref in (a, b)), "transitive")
                 rule = f"{rule} (via another duplicate)"

@@ -58,7 +58,10 @@ class Loader:
 
     def load(self) -> None:
         for kind in r.RECORD_TYPES:
-            for item in self.plan.items[kind]:
+            # Survivors first: the earliest-created candidate of a group survives, and the source
+            # may list it after its duplicates (a stable sort keeps the source order otherwise).
+            items = sorted(self.plan.items[kind], key=lambda i: i.action == "merge") if kind == "candidate" else self.plan.items[kind]
+            for item in items:
                 if item.outcome is not None:  # loaded with its interview
                     continue
                 if item.action == "done":
@@ -209,6 +212,8 @@ class Loader:
                 self.done(item, "linked", "application", row.id)
                 return
             values = dict(candidate=candidate, opening=opening)
+            if item.record.status:
+                values["status"] = item.record.status
             created = inputs.to_utc(item.record.created_at, self.plan.zone)
             if created is not None:
                 values["created_at"] = created
@@ -400,7 +405,7 @@ class Loader:
                 rows.append(["tag_evidence", evidence.id])
             self.done(item, "created", "report", report.id, rows=rows)
 
-    def tag(self, label: str, mapped: bool) -> m.Tag:
+    def tag(self, label: str, mapped: bool, kind: str = "competency") -> m.Tag:
         """The tag of a label: the organisation's tag of that name (or display label) for a mapped
         label; a "legacy" tag for an unmapped one. A tag the run creates is journaled, so a
         rollback removes it."""
@@ -409,7 +414,7 @@ class Loader:
                    .order_by(m.Tag.name != label, m.Tag.id).first())
             while tag is not None and tag.merged_into_id is not None:
                 tag = m.Tag.get_by_id(tag.merged_into_id)
-            name, kind = label, "competency"
+            name = label
         else:
             name, kind = LEGACY_TAG_PREFIX + label, "legacy"
             tag = m.Tag.get_or_none((m.Tag.organisation == self.org) & (m.Tag.name == name))
@@ -431,6 +436,20 @@ class Loader:
             if created is not None:
                 values["created_at"] = created
             self.done(item, "created", "candidate_note", m.CandidateNote.create(**values).id)
+
+    def load_skill(self, item: Item) -> None:
+        """A skill tag. The tag is the organisation's tag of that name if there is one (a skill
+        already known under that name is the same skill), else a new tag of kind "skill". A
+        candidate who has the tag already (a merged duplicate listing the same skill) is linked."""
+        candidate = self.target(item.refs["candidate"])
+        with self.db.atomic():
+            tag = self.tag(item.extra["name"], True, kind="skill")
+            row = m.CandidateTag.get_or_none((m.CandidateTag.candidate == candidate) & (m.CandidateTag.tag == tag))
+            if row is not None:
+                self.done(item, "linked", "candidate_tag", row.id)
+                return
+            row = m.CandidateTag.create(candidate=candidate, tag=tag, source=TAG_SOURCE)
+            self.done(item, "created", "candidate_tag", row.id)
 
     def load_document(self, item: Item) -> None:
         doc = item.record

@@ -72,6 +72,14 @@ def unmerge(state, source: str, legacy_id: str, *, actor: m.User | None = None) 
             elif other.kind == "note":
                 m.CandidateNote.update(candidate=candidate).where(m.CandidateNote.id == other.target_id).execute()
                 moved["notes"] += 1
+            elif other.kind == "skill" and other.state == "created":
+                m.CandidateTag.update(candidate=candidate).where(m.CandidateTag.id == other.target_id).execute()
+                moved["candidate_tags"] += 1
+            elif other.kind == "skill":  # the survivor had the skill already: give the duplicate its own
+                tag = m.CandidateTag.get_by_id(other.target_id)
+                new = m.CandidateTag.create(candidate=candidate, tag=tag.tag_id, source=tag.source)
+                m.MigrationItem.update(state="created", target_id=new.id).where(m.MigrationItem.id == other.id).execute()
+                moved["candidate_tags"] += 1
             elif other.kind == "document":
                 document = m.CandidateDocument.get_by_id(other.target_id)
                 document.candidate = candidate

@@ -314,7 +314,10 @@ class Planner:
                     m.Candidate.organisation == self.org):
                 if row.id not in own:
                     people.append(dedup.Person(f"#{row.id}", dedup.keys_of(row.phone, row.email, row.name, country), (0, row.id)))
-        merges = dedup.group(people, rules) if rules else []
+        # The source's own duplicate marks hold even with --dedup none: they are its decisions, not guesses.
+        links = [(item.legacy_id, other) for item in items if item.action != "reject"
+                 for other in getattr(item.record, "duplicate_of", ()) if other in by_ref]
+        merges = dedup.group(people, rules, links) if (rules or links) else []
         entries = []
         for merge in merges:
             item = by_ref.get(merge.duplicate)
@@ -557,6 +560,17 @@ class Planner:
                 item.reject(Reason.DOCUMENT_MISSING, f"{path} not found" if path else "the source names no file")
                 continue
             item.extra["path"] = Path(path)
+
+
+    def plan_skills(self, items: list[Item]) -> None:
+        for item in items:
+            if self._candidate(item, item.record.candidate) is None or item.action == "done":
+                continue
+            name = " ".join((item.record.name or "").split())
+            if not name:
+                item.reject(Reason.EMPTY)
+            else:
+                item.extra["name"] = name[:100]
 
 
 def email_ok(value: str) -> bool:

@@ -45,6 +45,8 @@ class Reason(StrEnum):
     UNKNOWN_ROLE = "unknown role"
     UNKNOWN_PERMISSION = "unknown permission"
     EMPTY = "empty content"
+    ACCOUNT_DISABLED = "account disabled in the source"
+    NOT_A_CANDIDATE = "not about a candidate"
     LOAD_FAILED = "could not be stored"
 
 
@@ -60,6 +62,8 @@ class Warn(StrEnum):
     USER_EXISTS = "account existed; missing roles and departments added"
     DUPLICATE_ROW = "duplicate row ignored"
     EXTRA_RECORDINGS = "report kept on the first recording"
+    GBK_TEXT = "text in GBK, converted to UTF-8"
+    UNKNOWN_STATUS = "unknown status"
 
 
 ORDER = {reason: index for index, reason in enumerate(Reason)}

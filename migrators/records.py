@@ -48,6 +48,7 @@ class Candidate:
     phone: str | None = None
     email: str | None = None
     created_at: dt.datetime | None = None
+    duplicate_of: tuple[str, ...] = ()  # legacy ids the source itself marks as the same person (merged like a dedup match)
     where: str = ""
 
 
@@ -66,6 +67,7 @@ class Application:
     candidate: str
     opening: str
     created_at: dt.datetime | None = None
+    status: str | None = None  # a TalentReel application status (display.STATUS_LABELS); None: "applied"
     where: str = ""
 
 
@@ -162,6 +164,16 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Skill:
+    """A skill the source lists for a candidate: becomes the candidate's tag of kind "skill"."""
+
+    legacy_id: str
+    candidate: str
+    name: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class Rejected:
     """A row the reader could not turn into a record (no id, unreadable file): reported as is."""
 
@@ -197,6 +209,7 @@ RECORD_TYPES: dict[str, type] = {
     "report": Report,
     "note": Note,
     "document": Document,
+    "skill": Skill,
 }
 """Record kind -> class, in the order the framework loads them (a record only refers to kinds
 before it, except a recording or report to its interview, which are loaded with it)."""

@@ -60,6 +60,7 @@ def validate_records(records: Iterable[Any]) -> list[str]:
         "report": (("interview", "interview"), ("recording", "recording")),
         "note": (("candidate", "candidate"), ("interview", "interview"), ("author", "user")),
         "document": (("candidate", "candidate"),),
+        "skill": (("candidate", "candidate"),),
     }
     for record in items:
         kind = r.kind_of(record)

@@ -23,7 +23,8 @@ from talentreel.server.plugins import hookimpl
 
 CANDIDATE_DATA = {"candidate", "interview", "recording", "report"}
 HR_ONLY_VERBS = {"erase", "invite", "share", "export", "request_erasure"}
-SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage"}
+SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage",
+                  "migrations.view"}
 
 
 def _candidate_of(obj):

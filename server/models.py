@@ -612,3 +612,17 @@ class AccessReview(BaseModel):
 
 
 ALL_MODELS += (PortalInvite, ErasureRequest, AccessReview)
+
+
+class PasswordSetupToken(BaseModel):
+    """A one-time link for an account that has no password yet (a migrated user) to set one.
+    Stored hashed like the bootstrap token; expires, and works once."""
+
+    user = pw.ForeignKeyField(User, backref="password_setup_tokens", on_delete="CASCADE")
+    token_hash = pw.CharField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+
+ALL_MODELS += (PasswordSetupToken,)

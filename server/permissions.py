@@ -18,6 +18,7 @@ ACTIONS = (
     "report.view",
     "department.list", "grant.manage", "tag.manage", "search.run",
     "admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage",
+    "migrations.view",
 )
 """Every action the core asks about; plugins' hook implementations may rely on this list."""
 

@@ -30,6 +30,7 @@ BUILTIN_PLUGINS = (
     "talentreel.plugins.analyzer_language",
     "talentreel.plugins.analyzer_vision",
     "talentreel.plugins.tagger_evidence",
+    "talentreel.migrators.opencats",
     "talentreel.migrators.legacy_export",
     "talentreel.plugins.backup_escrow",
 )

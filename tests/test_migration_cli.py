@@ -66,7 +66,7 @@ def test_dry_run_run_rerun_show_rollback(data_dir, cli_env):
 
 def test_errors_are_one_line(data_dir, cli_env, tmp_path):
     unknown = talentreel("migrate", "acme-hr", str(SAMPLE), data_dir=data_dir, env=cli_env, check=False)
-    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: no migrator of kind 'acme-hr' (available: legacy-export)"
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: no migrator of kind 'acme-hr' (available: legacy-export, opencats)"
     missing = talentreel("migrate", "legacy-export", str(tmp_path / "nowhere"), data_dir=data_dir, env=cli_env, check=False)
     assert missing.returncode == 2 and "not a folder" in missing.stderr
     bad_rule = talentreel("migrate", "legacy-export", str(SAMPLE), "--dedup", "phone+shoe", data_dir=data_dir, env=cli_env, check=False)
@@ -74,7 +74,7 @@ def test_errors_are_one_line(data_dir, cli_env, tmp_path):
     no_run = talentreel("migrate", "rollback", "42", data_dir=data_dir, env=cli_env, check=False)
     assert no_run.returncode == 2 and "no migration run 42" in no_run.stderr
     kinds = json.loads(talentreel("migrate", "kinds", "--json", data_dir=data_dir, env=cli_env).stdout)
-    assert [k["kind"] for k in kinds] == ["legacy-export"]
+    assert [k["kind"] for k in kinds] == ["legacy-export", "opencats"]
 
 
 @pytest.fixture

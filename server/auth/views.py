@@ -102,6 +102,33 @@ def setup():
     return render_template("setup.html", token=token, error=error), (400 if error else 200)
 
 
+@auth_bp.route("/setup/password", methods=["GET", "POST"])
+def setup_password():
+    """First sign-in of an account without a password (a migrated user): the one-time link an
+    administrator issued (`talentreel user setup-link`) lets its holder set the password."""
+    from . import password_setup
+
+    token = request.values.get("token", "")
+    record = password_setup.valid(token)
+    if record is None:
+        return render_template("error.html", status=404, message=_("This set-up link is not valid, has expired or was already used.")), 404
+    error = None
+    if request.method == "POST":
+        if request.form.get("password", "") != request.form.get("confirm", ""):
+            error = _("The two passwords differ.")
+        else:
+            try:
+                user = password_setup.redeem(record, request.form.get("password", ""))
+            except ValidationError as exc:
+                error = str(exc)
+            else:
+                audit.record("user.password_setup", user, actor=user)
+                sessions.start(current_app, session, user, request)
+                g.user = user
+                return redirect(url_for("web.dashboard"))
+    return render_template("setup_password.html", token=token, username=record.user.username, error=error), (400 if error else 200)
+
+
 @auth_bp.post("/locale")
 def choose_locale():
     """Language switch; a signed-in user's choice is also saved on the account."""

@@ -130,3 +130,32 @@ def audit_verify(instance: Instance, as_json):
          "\n".join(problems) if problems else f"audit trail intact ({count} events)")
     if problems:
         raise SystemExit(1)
+
+
+@cli.group()
+def user():
+    """Accounts: first sign-in links for users without a password."""
+
+
+@user.command("setup-link")
+@click.argument("username")
+@click.option("--base-url", help="Address users reach TalentReel at (default: http://HOST:PORT of the settings).")
+@click.option("--hours", default=72, show_default=True, type=click.IntRange(1, 24 * 30), help="How long the link works.")
+@json_option
+@pass_instance
+def user_setup_link(instance: Instance, username, base_url, hours, as_json):
+    """Print a one-time link with which USERNAME (a migrated user, who has no password) sets one.
+    A new link voids the user's earlier ones."""
+    from ..auth import password_setup
+    from ..errors import ValidationError
+
+    app = instance.app()
+    with app.extensions["talentreel"].database.connection_context():
+        account = m.User.get_or_none(m.User.username == username)
+        if account is None:
+            raise ValidationError(f"no user named '{username}'", field="username")
+        token = password_setup.issue(account, hours=hours)
+    settings = app.extensions["talentreel"].settings
+    base = (base_url or f"http://{settings['host']}:{settings['port']}").rstrip("/")
+    link = f"{base}/setup/password?token={token}"
+    emit({"username": username, "link": link, "hours": hours}, as_json, link)
