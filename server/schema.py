@@ -95,10 +95,10 @@ def _talent_pool(db, migrator):
     fulltext.backend_for(db).create_index(db)
 
 
-
 @migration(7, "first sign-in links for accounts without a password")
 def _password_setup_tokens(db, migrator):
     db.create_tables([models.PasswordSetupToken], safe=True)
+
 
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
