@@ -41,9 +41,10 @@ HR_AND_IT = {"hr": "A", "it_admin": "A"}
 IT_ONLY = {"it_admin": "A"}
 CANDIDATE_FILE = {"hr": "OF", "dept_head": "O", "interviewer": "O"}  # staff reach to a candidate's file
 HR_OBJECT = {"hr": "OF"}
+SEARCHERS = {"hr": "A", "dept_head": "A", "interviewer": "A"}
 
 # Endpoints of flask-admin model views: it_admin only, every one of them.
-ADMIN_VIEWS = ("admin_audit", "admin_departments", "admin_jobs", "admin_users")
+ADMIN_VIEWS = ("admin_audit", "admin_departments", "admin_jobs", "admin_users", "admin_backups")
 ADMIN_ENDPOINTS = ("index_view", "action_view", "ajax_lookup", "ajax_update", "delete_view", "details_view", "edit_view",
                    "export", "create_view")
 
@@ -87,6 +88,21 @@ POLICY: dict[str, dict[str, str]] = {
     "web.audit_log": HR_AND_IT,
     "web.access_review_page": HR_AND_IT,
     "web.access_review_csv": HR_AND_IT,
+    # --- talent pool: searching is scoped to what each may see; only HR manages tags ------------
+    "web.pool_search_page": SEARCHERS,
+    "web.pool_save_search": SEARCHERS,
+    "web.pool_delete_search": {},  # nobody's saved search 999999
+    "web.pool_compare": SEARCHERS,
+    "web.pool_export": SEARCHERS,
+    "web.pool_attach": SEARCHERS,
+    "web.pool_tag_candidate": HR_OBJECT,
+    "web.pool_tags": HR_ONLY,
+    "web.pool_tag_edit": HR_ONLY,
+    "api.search_pool": SEARCHERS,
+    "api.list_saved_searches": SEARCHERS,
+    "api.save_search": SEARCHERS,
+    "api.delete_saved_search": {},
+    "auth.setup_password": {},  # only with a first sign-in link
     # --- uploads (tus): an upload is its creator's; unknown ones are 404 to everyone ----------
     "uploads.discover": STAFF,
     "uploads.create": HR_ONLY,
@@ -124,6 +140,14 @@ POLICY: dict[str, dict[str, str]] = {
     "admin_health.index": IT_ONLY,
     "admin_plugins.index": IT_ONLY,
     "admin_audit.verify": IT_ONLY,
+    "admin_backups.run_now": IT_ONLY,
+    "admin_keys.index": IT_ONLY,
+    "admin_keys.rotate": IT_ONLY,
+    "admin_migrations.index": IT_ONLY,
+    "admin_migrations.progress": IT_ONLY,
+    "admin_migrations.report": IT_ONLY,
+    "admin_plugins.analysis_settings": IT_ONLY,
+    "admin_storage.index": IT_ONLY,
     **{f"{view}.{endpoint}": IT_ONLY for view in ADMIN_VIEWS for endpoint in ADMIN_ENDPOINTS},
     # Grants open candidates' data: the console's grant pages need it_admin AND hr, so an IT admin
     # alone cannot grant themselves access to candidates.
@@ -203,8 +227,10 @@ def _values(app, world, rule, side: str) -> dict | None:
             values[name] = "0123456789abcdef0123456789abcdef"  # nobody's upload
         elif name == "name":
             values[name] = "video.mp4"
-        elif name == "export_type":
+        elif name in ("export_type", "fmt"):
             values[name] = "csv"
+        elif name in ("search_id", "tag_id", "run_id"):
+            values[name] = 999999  # none such: refused alike, or (admin) found missing after the access check
         elif name == "filename":
             values[name] = _static_file(app, rule.endpoint)
         else:
