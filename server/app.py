@@ -124,6 +124,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True)
 
     init_admin(app)
 
+    from ..monitoring import init_app as init_monitoring
+
+    init_monitoring(app)
+
     plugins.hook.talentreel_startup(app=app)
     return app
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from talentreel.server import models as m
@@ -19,7 +20,7 @@ from talentreel.server.analysis.runner import not_chosen, resolve, run_all
 from talentreel.server.plugins import merged_by_name
 from talentreel.server.recordings import object_key
 
-from .base import get_app, job, report_progress
+from .base import current_redis, get_app, job, report_progress
 
 log = logging.getLogger("talentreel.workers.analysis")
 
@@ -68,8 +69,14 @@ def analyze_recording(recording_id: int) -> dict:
             thresholds=consent.thresholds(recording),
         )
         permitted = consent.allowed_for(recording)
+        started = time.monotonic()
         statuses = run_all(analyzers(app), inp, lambda d: not_chosen(d, state.settings) or permitted(d),
                            progress=lambda fraction, name: report_progress(0.05 + 0.9 * fraction, name))
+        conn = current_redis()
+        if conn is not None:
+            from talentreel.monitoring import jobstats
+
+            jobstats.record_analysis_rtf(conn, time.monotonic() - started, inp.duration)
         data = report_mod.assemble(recording, inp, statuses)
         saved = report_mod.save(recording, data)
         report_progress(1.0, "report ready")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time
 import traceback
 
 from rq import get_current_job
@@ -93,13 +94,16 @@ def job(func):
                     return None  # cancelled while it waited in the queue
                 if work_id:
                     m.WorkItem.update(state="running", attempts=m.WorkItem.attempts + 1, updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
+                started = time.monotonic()
                 try:
                     result = func(*args, **kwargs)
                 except JobCancelled as exc:
+                    _record_attempt(rq_job, started, "cancelled")
                     if work_id:
                         m.WorkItem.update(state="cancelled", error=str(exc) or "cancelled", updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
                     return None
                 except Exception as exc:
+                    _record_attempt(rq_job, started, "failed")
                     if work_id:
                         retries_left = getattr(rq_job, "retries_left", None) or 0
                         m.WorkItem.update(
@@ -108,6 +112,7 @@ def job(func):
                             updated_at=m.utcnow(),
                         ).where(m.WorkItem.id == work_id).execute()
                     raise
+                _record_attempt(rq_job, started, "done")
                 if work_id:
                     m.WorkItem.update(state="done", error=None, result=result if _jsonable(result) else None,
                                       updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
@@ -118,6 +123,21 @@ def job(func):
 
     run.is_talentreel_job = True
     return run
+
+
+def _record_attempt(rq_job, started: float, outcome: str) -> None:
+    """Count the attempt for /metrics (monitoring/jobstats.py), in the Redis the job came from."""
+    if rq_job is None:
+        return  # called directly (tests, the demo): not a queued job
+    from talentreel.monitoring import jobstats
+
+    jobstats.record_job(rq_job.connection, rq_job.origin, time.monotonic() - started, outcome)
+
+
+def current_redis():
+    """The Redis connection of the job being run, or None outside a job."""
+    rq_job = get_current_job()
+    return rq_job.connection if rq_job is not None else None
 
 
 def _jsonable(value) -> bool:

@@ -59,6 +59,9 @@ def up(instance: Instance, port, host):
     worker = None
     try:
         instance.overrides = overrides
+        from ...monitoring import multiprocess
+
+        multiprocess.prepare(settings)  # before the app exists: its metrics must live in the shared directory
         app = instance.app()
         settings = app.extensions["talentreel"].settings
         url = f"http://{settings['host']}:{settings['port']}"
@@ -114,6 +117,10 @@ def web(instance: Instance, port, host, workers):
         instance.overrides["port"] = port
     if host:
         instance.overrides["host"] = host
+    from ..config import load_settings
+    from ...monitoring import multiprocess
+
+    multiprocess.prepare(load_settings(instance.overrides))  # before the app exists (see monitoring/multiprocess.py)
     app = instance.app()
     settings = app.extensions["talentreel"].settings
     _print_bootstrap(app, f"http://{settings['host']}:{settings['port']}")
