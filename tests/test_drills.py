@@ -296,3 +296,132 @@ def test_disk_fills_during_an_upload(disk_app, small_disk, leave):
         assert recording.sha256 is None or recording.size_bytes == len(data)
         plain = app.extensions["talentreel"].store.open(object_key(recording.id, ORIGINAL)).read()
     assert hashlib.sha256(plain).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+# --- a worker killed mid-transcode --------------------------------------------------------------
+
+
+@pytest.fixture
+def queue_settings(settings):
+    settings["redis_url"] = f"{REDIS_SERVER}/{REDIS_DB}"
+    conn = redis_lib.Redis.from_url(settings["redis_url"])
+    conn.flushdb()
+    yield settings
+    conn.flushdb()
+
+
+def start_worker(settings, tmp: Path, *args: str, log_name: str = "worker.log") -> subprocess.Popen:
+    """`talentreel worker` in its own process group, its temporary files under `tmp`."""
+    tmp.mkdir(exist_ok=True)
+    env = dict(os.environ, TALENTREEL_DATA_DIR=settings["data_dir"], TALENTREEL_DATABASE_URL=settings["database_url"],
+               TALENTREEL_REDIS_URL=settings["redis_url"], TALENTREEL_LOG_LEVEL="WARNING", TMPDIR=str(tmp),
+               PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+    log = open(tmp.parent / log_name, "ab")
+    return subprocess.Popen([sys.executable, "-m", "talentreel.server.cli", "worker", *args], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, 9)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def ffmpegs_under(pid: int) -> list[psutil.Process]:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            if "ffmpeg" in child.name() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def ffmpegs_using(tmp: Path) -> list[psutil.Process]:
+    """Any ffmpeg on the machine working in `tmp` (an orphan would have left the worker's tree)."""
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if "ffmpeg" in (proc.info["name"] or "") and str(tmp) in " ".join(proc.info["cmdline"] or ()) \
+                    and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def test_worker_killed_mid_transcode(queue_settings, app, db, make_user, tmp_path):
+    import av
+
+    from talentreel.server.recordings import OUTPUT_NAMES, ingest_file
+
+    settings = queue_settings
+    state = app.extensions["talentreel"]
+    hr = make_user("drill_hr", roles=("hr",))
+    candidate = m.Candidate.create(organisation=default_organisation(), name="Zhao Lei")
+    # Sorenson FLV: transcoded, so ffmpeg works long enough to be caught at it.
+    recording = ingest_file(state, FIXTURES / "interview_en" / "legacy_sorenson.flv", candidate=candidate,
+                            original_name="legacy.flv", actor=hr)
+    item = m.WorkItem.get(m.WorkItem.func == "talentreel.workers.media.process_recording")
+    db.close()
+
+    tmp = tmp_path / "worker-tmp"
+    worker = start_worker(settings, tmp, "media")
+    try:
+        running = wait_for(lambda: ffmpegs_under(worker.pid), 60, "ffmpeg to start transcoding", interval=0.05)
+        horse = running[0].parent()
+        assert horse.pid != worker.pid, "expected ffmpeg under RQ's work horse"
+        transcoders = [p.pid for p in running]
+        horse.kill()  # kill -9 of the process doing the work: the OOM killer's way
+        # No orphan: every ffmpeg of the killed horse dies with it (PR_SET_PDEATHSIG).
+        wait_for(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                                 for pid in transcoders), 10, "the killed horse's ffmpeg to die")
+        # The job is retried (RQ sees its horse die) and completes.
+        with db.connection_context():
+            done = wait_for(lambda: m.WorkItem.get_by_id(item.id).state in ("done", "failed") and m.WorkItem.get_by_id(item.id),
+                            120, "the retried media job")
+            assert done.state == "done", done.error
+            assert done.attempts == 2  # the killed attempt and the retry
+            ready = m.Recording.get_by_id(recording.id)
+            assert ready.state == "ready", ready.error
+            assert ready.media["how"] == "transcode"
+            # Exactly one output: one object per name, no partial files beside them.
+            keys = sorted(state.store.backend.keys(f"recordings/{recording.id}/")) if hasattr(state.store, "backend") else None
+            analysis = m.WorkItem.select().where(m.WorkItem.func == "talentreel.workers.analysis.analyze_recording").count()
+        objects = Path(state.settings["storage_path"])
+        stored = stored_files(objects)
+        assert not [p for p in stored if Path(p).name.startswith(".")], stored  # no half-written part files
+        expected = {object_key(recording.id, n) for n in (ORIGINAL, *OUTPUT_NAMES)}
+        assert set(stored) >= expected - {object_key(recording.id, "audio.wav")}
+        assert keys is None or set(keys) == set(stored)
+        assert analysis == 1, "the analysis job was queued more than once"
+        # ... and a valid one: the video decodes from its first frame.
+        with db.connection_context():
+            plain = state.store.open(object_key(recording.id, "video.mp4")).read()
+        video = tmp_path / "check.mp4"
+        video.write_bytes(plain)
+        with av.open(str(video)) as container:
+            frames = 0
+            for _ in container.decode(video=0):
+                frames += 1
+                if frames == 10:
+                    break
+        assert frames == 10
+        # The killed attempt's scratch directory (a decrypted copy of the recording) is gone.
+        assert sorted(p.name for p in tmp.iterdir() if p.name.startswith("talentreel-")) == []
+    finally:
+        stop_worker(worker)
+    assert ffmpegs_using(tmp) == []

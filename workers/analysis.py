@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from talentreel.server.analysis.runner import not_chosen, resolve, run_all
 from talentreel.server.plugins import merged_by_name
 from talentreel.server.recordings import object_key
 
-from .base import current_redis, get_app, job, report_progress
+from .base import current_redis, get_app, job, report_progress, scratch_dir
 
 log = logging.getLogger("talentreel.workers.analysis")
 
@@ -56,7 +55,7 @@ def analyze_recording(recording_id: int) -> dict:
     if recording.state != "ready":
         return {"skipped": f"recording is {recording.state}"}
     interview = recording.interview
-    work = Path(tempfile.mkdtemp(prefix=f"talentreel-analysis-{recording_id}-"))
+    work = scratch_dir("analysis", recording_id)
     try:
         video = _decrypt(state.store, object_key(recording_id, "video.mp4"), work / "video.mp4")
         audio = _decrypt(state.store, object_key(recording_id, "audio.wav"), work / "audio.wav")

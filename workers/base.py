@@ -11,8 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
+import shutil
+import tempfile
 import time
 import traceback
+from pathlib import Path
 
 from rq import get_current_job
 
@@ -123,6 +127,33 @@ def job(func):
 
     run.is_talentreel_job = True
     return run
+
+
+def scratch_dir(kind: str, recording_id: int):
+    """A private temporary directory for one job attempt, named after the process that owns it.
+
+    A work horse killed outright (kill -9, the OOM killer) never runs its `finally`, so its
+    directory, holding a decrypted copy of a recording, would stay on disk for good (found by
+    the worker-kill drill). Each new attempt first removes the directories of processes that no
+    longer exist."""
+    base = Path(tempfile.gettempdir())
+    owned = re.compile(r"^talentreel-(media|analysis)-\d+-(\d+)-")
+    for leftover in base.glob("talentreel-*-*-*-*"):
+        found = owned.match(leftover.name)
+        if found and leftover.is_dir() and not _alive(int(found.group(2))):
+            shutil.rmtree(leftover, ignore_errors=True)
+            log.warning("removed %s, left by a killed job", leftover)
+    return Path(tempfile.mkdtemp(prefix=f"talentreel-{kind}-{recording_id}-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, someone else's
+    return True
 
 
 def _record_attempt(rq_job, started: float, outcome: str) -> None:
