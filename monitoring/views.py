@@ -157,7 +157,8 @@ def beacon():
     """The player reports one session outcome (started with its startup time, or failed) and any
     later media error. Bad beacons are refused with the reason and counted, never recorded."""
     try:
-        event, data, grant = _parse(request.get_data(cache=False))
+        # Read at most one byte past the limit: a huge body is refused without being held in memory.
+        event, data, grant = _parse(request.stream.read(MAX_BEACON_BYTES + 1))
         user = m.User.get_or_none(m.User.id == grant.user_id)
         recording = m.Recording.get_or_none(m.Recording.id == grant.recording_id)
         if user is None or recording is None or not can(user, "recording.play", recording):

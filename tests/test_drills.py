@@ -425,3 +425,99 @@ def test_worker_killed_mid_transcode(queue_settings, app, db, make_user, tmp_pat
     finally:
         stop_worker(worker)
     assert ffmpegs_using(tmp) == []
+
+
+# --- Redis flushed and restarted mid-run --------------------------------------------------------
+
+
+class PrivateRedis:
+    """A Redis server of this test alone (the machine's one is shared), so it can be restarted."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.directory = directory
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", str(self.directory)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        conn = redis_lib.Redis.from_url(self.url)
+        wait_for(lambda: _pings(conn), 10, "redis-server")
+        return self
+
+    def flush_and_restart(self) -> None:
+        conn = redis_lib.Redis.from_url(self.url)
+        conn.flushall()
+        try:
+            conn.shutdown(nosave=True)
+        except redis_lib.ConnectionError:
+            pass  # the server closes the connection as it goes
+        self.process.wait(10)
+        self.start()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def _pings(conn) -> bool:
+    try:
+        return conn.ping()
+    except redis_lib.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is missing: install Debian's redis-server package")
+    server = PrivateRedis(tmp_path).start()
+    settings["redis_url"] = server.url
+    yield server
+    server.stop()
+
+
+JOBS = 8
+
+
+def test_redis_flushed_and_restarted_mid_run(private_redis, app, db, tmp_path, monkeypatch):
+    settings = app.extensions["talentreel"].settings
+    marks = tmp_path / "marks.txt"
+    marks.touch()
+    monkeypatch.setenv("TALENTREEL_DRILL_MARKS", str(marks))
+    items = [jobs.enqueue(settings, "maintenance", "drill_jobs.mark", f"job{i}", 0.3) for i in range(JOBS)]
+    db.close()
+
+    def ran() -> list[str]:
+        return [line.split()[0] for line in marks.read_text().splitlines()]
+
+    worker = start_worker(settings, tmp_path / "tmp", "maintenance")
+    try:
+        wait_for(lambda: len(ran()) >= 2, 60, "the first jobs to run")
+        private_redis.flush_and_restart()  # every queued job, the registries and the worker's keys: gone
+        lost = {i.id for i in items} - {i.id for i in m.WorkItem.select().where(m.WorkItem.state == "done")}
+        db.close()
+        assert lost, "the drill needs work still pending when Redis goes"
+        # A job that was running when Redis went finishes in its work horse and records itself
+        # in the database; let it, then the reconciler (what every worker runs at start and every
+        # minute) puts back what Redis lost, and a worker does it.
+        wait_for(lambda: not m.WorkItem.select().where(m.WorkItem.state == "running").exists(), 30, "the running job to end")
+        db.close()
+        again = start_worker(settings, tmp_path / "tmp", "--burst", "maintenance", log_name="burst.log")
+        assert again.wait(120) == 0
+        assert worker.poll() is None, "the long-running worker did not survive Redis going away"
+        worker.terminate()  # and it still stops when asked (a warm shutdown)
+        assert worker.wait(20) == 0
+    finally:
+        stop_worker(worker)
+    with db.connection_context():
+        states = {i.id: m.WorkItem.get_by_id(i.id) for i in items}
+    assert {w.state for w in states.values()} == {"done"}, {k: (w.state, w.error) for k, w in states.items()}
+    counts = {f"job{i}": ran().count(f"job{i}") for i in range(JOBS)}
+    assert counts == {f"job{i}": 1 for i in range(JOBS)}, counts  # all of it, each exactly once
