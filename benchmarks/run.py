@@ -28,12 +28,13 @@ BENCHMARKS = {
     "range": ("range_vs_nginx", "Range endpoint vs nginx"),
     "media": ("media_vs_ffmpeg", "Media job vs bare ffmpeg"),
     "upload": ("upload_rss", "Server RSS during an upload"),
+    "metrics": ("metrics_cost", "Monitoring cost: TTFB observation and a scrape"),
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload (default: all)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,metrics (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, fewer rounds, a 512 MiB upload: a smoke test, not figures")
     parser.add_argument("--database-url", help="database of the benchmark instance (default: SQLite in its temporary data directory)")
     parser.add_argument("--workers", type=int, help="gunicorn workers of the web server (default 2, as `talentreel web`)")
