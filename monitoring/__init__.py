@@ -10,7 +10,8 @@
   work items per state, storage per tier, migration progress, backup age, free disk).
 - backup.py: the contract through which backups report their last success.
 - views.py: `/metrics` (loopback or `metrics_token` only) and the beacon endpoint.
-- dashboard.json, alerts.yml, alerts_test.yml, prometheus.yml: Grafana and Prometheus files.
+- dashboard.json, alerts.yml, alerts_test.yml, alerts_backup_test.yml, prometheus.yml: Grafana and
+  Prometheus files.
 """
 
 from __future__ import annotations

@@ -17,22 +17,26 @@ from talentreel.monitoring import backup, jobstats
 from talentreel.server import jobs
 
 MONITORING = ROOT / "monitoring"
+TEST_FILES = ("alerts_test.yml", "alerts_backup_test.yml")
+
+
+def rule_tests() -> list[dict]:
+    return [t for name in TEST_FILES for case in yaml.safe_load((MONITORING / name).read_text())["tests"]
+            for t in case.get("alert_rule_test", [])]
 
 
 def test_alert_rules_pass_promtool_unit_tests(prometheus_executables):
-    result = subprocess.run([prometheus_executables["promtool"], "test", "rules", "alerts_test.yml"],
+    result = subprocess.run([prometheus_executables["promtool"], "test", "rules", *TEST_FILES],
                             cwd=MONITORING, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    assert result.stdout.count("SUCCESS") == len(TEST_FILES)
 
 
 def test_every_alert_asked_for_has_a_rule_and_a_test():
     rules = {r["alert"] for g in yaml.safe_load((MONITORING / "alerts.yml").read_text())["groups"] for r in g["rules"]}
-    tested = {t["alertname"] for case in yaml.safe_load((MONITORING / "alerts_test.yml").read_text())["tests"]
-              for t in case.get("alert_rule_test", [])}
+    tested = {t["alertname"] for t in rule_tests()}
     assert rules == tested
-    firing = {t["alertname"] for case in yaml.safe_load((MONITORING / "alerts_test.yml").read_text())["tests"]
-              for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
+    firing = {t["alertname"] for t in rule_tests() if t.get("exp_alerts")}
     assert firing == rules, f"rules never shown firing: {rules - firing}"
 
 
