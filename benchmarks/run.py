@@ -31,12 +31,13 @@ BENCHMARKS = {
     "backup": ("backup_vs_copy", "Backup and verify vs cp and hashing"),
     "pool": ("talent_pool", "Talent pool search (tags, full text) on SQLite and PostgreSQL"),
     "migration": ("migration", "Migration of a generated legacy export"),
+    "metrics": ("metrics_cost", "Monitoring cost: TTFB observation and a scrape"),
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup,pool,migration (default: all)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup,pool,migration,metrics (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, fewer rounds, a 512 MiB upload: a smoke test, not figures")
     parser.add_argument("--database-url", help="database of the benchmark instance (default: SQLite in its temporary data directory)")
     parser.add_argument("--workers", type=int, help="gunicorn workers of the web server (default 2, as `talentreel web`)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -23,6 +24,10 @@ log = logging.getLogger("talentreel")
 
 csrf = CSRFProtect()
 
+# gunicorn's threads may all ask for the storage on their first request at once: built under a
+# lock, it is built once.
+_build_lock = threading.RLock()
+
 
 @dataclass
 class TalentReel:
@@ -37,23 +42,32 @@ class TalentReel:
     @property
     def storage(self):
         """The configured storage backend, built on first use."""
-        if self._storage is None:
-            backends = merged_by_name(self.plugins, "talentreel_storage_backends")
-            name = self.settings["storage_backend"]
-            if name not in backends:
-                from .errors import ConfigError
-
-                raise ConfigError(f"setting 'storage_backend': no plugin offers '{name}' (available: {', '.join(sorted(backends))})")
-            self._storage = backends[name]["factory"](self.settings)
+        if self._storage is not None:
+            return self._storage
+        with _build_lock:
+            if self._storage is None:
+                self._storage = self._build_storage()
         return self._storage
+
+    def _build_storage(self):
+        backends = merged_by_name(self.plugins, "talentreel_storage_backends")
+        name = self.settings["storage_backend"]
+        if name not in backends:
+            from .errors import ConfigError
+
+            raise ConfigError(f"setting 'storage_backend': no plugin offers '{name}' (available: {', '.join(sorted(backends))})")
+        return backends[name]["factory"](self.settings)
 
     @property
     def store(self):
         """The storage backend seen through encryption: what every caller stores objects with."""
-        if self._store is None:
-            from .encryption.store import EncryptedStore
+        if self._store is not None:
+            return self._store
+        with _build_lock:
+            if self._store is None:
+                from .encryption.store import EncryptedStore
 
-            self._store = EncryptedStore.from_settings(self.storage, self.settings)
+                self._store = EncryptedStore.from_settings(self.storage, self.settings)
         return self._store
 
 
@@ -126,6 +140,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, migrate: bool = True)
     from ..admin import init_app as init_admin
 
     init_admin(app)
+
+    from ..monitoring import init_app as init_monitoring
+
+    init_monitoring(app)
+
+    # Imported here, while one thread runs: the encryption modules import each other, and a
+    # first import racing in two request threads handed one of them a half-initialised module
+    # (500s on the first concurrent media requests of a fresh gunicorn worker).
+    from . import encryption  # noqa: F401
 
     plugins.hook.talentreel_startup(app=app)
     return app

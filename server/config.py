@@ -93,6 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_duration_seconds", "int", defaults.MAX_DURATION_SECONDS, "Longest recording accepted, in seconds.", minimum=1),
     Setting("job_timeout_seconds", "int", defaults.JOB_TIMEOUT_SECONDS, "Time limit of one background job.", minimum=1),
     Setting("cookie_secure", "bool", None, "Send cookies only over HTTPS. Default: on in production mode, off in embedded mode."),
+    Setting("metrics_token", "str", "", "Bearer token that lets Prometheus scrape `/metrics` from another host; empty: only this machine (loopback, not via a proxy) and signed-in IT admins may.", secret=True),
     Setting("trust_proxy", "bool", False, "Trust one reverse proxy's X-Forwarded-For / -Proto headers."),
     Setting("log_level", "choice", "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
 )

@@ -172,6 +172,22 @@ def chromium_executable():
     return CHROMIUM
 
 
+@pytest.fixture(scope="session")
+def prometheus_executables():
+    """Debian's prometheus and promtool (package `prometheus`), installed like Chromium above when
+    missing on a CI machine run as root; otherwise a clear failure, never a silent skip."""
+    wanted = {"prometheus": shutil.which("prometheus"), "promtool": shutil.which("promtool")}
+    if not all(wanted.values()) and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "prometheus"], env=env, check=False, capture_output=True)
+        wanted = {"prometheus": shutil.which("prometheus"), "promtool": shutil.which("promtool")}
+    missing = [name for name, path in wanted.items() if not path]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: install Debian's prometheus package (apt-get install prometheus)")
+    return wanted
+
+
 def csrf_token_from(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, "page has no CSRF token"

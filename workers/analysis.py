@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
+import time
 from pathlib import Path
 
 from talentreel.server import models as m
@@ -20,7 +20,7 @@ from talentreel.server.plugins import merged_by_name
 from talentreel.server.media.audio import extract_wav
 from talentreel.server.recordings import object_key
 
-from .base import get_app, job, report_progress
+from .base import current_redis, get_app, job, report_progress, scratch_dir
 
 log = logging.getLogger("talentreel.workers.analysis")
 
@@ -56,7 +56,7 @@ def analyze_recording(recording_id: int) -> dict:
     if recording.state != "ready":
         return {"skipped": f"recording is {recording.state}"}
     interview = recording.interview
-    work = Path(tempfile.mkdtemp(prefix=f"talentreel-analysis-{recording_id}-"))
+    work = scratch_dir("analysis", recording_id)
     try:
         video = _decrypt(state.store, object_key(recording_id, "video.mp4"), work / "video.mp4")
         # Made here from the replay's video (see server/media/audio.py); recordings processed by
@@ -73,8 +73,14 @@ def analyze_recording(recording_id: int) -> dict:
             thresholds=consent.thresholds(recording),
         )
         permitted = consent.allowed_for(recording)
+        started = time.monotonic()
         statuses = run_all(analyzers(app), inp, lambda d: not_chosen(d, state.settings) or permitted(d),
                            progress=lambda fraction, name: report_progress(0.05 + 0.9 * fraction, name))
+        conn = current_redis()
+        if conn is not None:
+            from talentreel.monitoring import jobstats
+
+            jobstats.record_analysis_rtf(conn, time.monotonic() - started, inp.duration)
         data = report_mod.assemble(recording, inp, statuses)
         saved = report_mod.save(recording, data)
         report_progress(1.0, "report ready")

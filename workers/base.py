@@ -11,7 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
+import shutil
+import tempfile
+import time
 import traceback
+from pathlib import Path
 
 from rq import get_current_job
 
@@ -93,13 +98,16 @@ def job(func):
                     return None  # cancelled while it waited in the queue
                 if work_id:
                     m.WorkItem.update(state="running", attempts=m.WorkItem.attempts + 1, updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
+                started = time.monotonic()
                 try:
                     result = func(*args, **kwargs)
                 except JobCancelled as exc:
+                    _record_attempt(rq_job, started, "cancelled")
                     if work_id:
                         m.WorkItem.update(state="cancelled", error=str(exc) or "cancelled", updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
                     return None
                 except Exception as exc:
+                    _record_attempt(rq_job, started, "failed")
                     if work_id:
                         retries_left = getattr(rq_job, "retries_left", None) or 0
                         m.WorkItem.update(
@@ -108,6 +116,7 @@ def job(func):
                             updated_at=m.utcnow(),
                         ).where(m.WorkItem.id == work_id).execute()
                     raise
+                _record_attempt(rq_job, started, "done")
                 if work_id:
                     m.WorkItem.update(state="done", error=None, result=result if _jsonable(result) else None,
                                       updated_at=m.utcnow()).where(m.WorkItem.id == work_id).execute()
@@ -118,6 +127,48 @@ def job(func):
 
     run.is_talentreel_job = True
     return run
+
+
+def scratch_dir(kind: str, recording_id: int):
+    """A private temporary directory for one job attempt, named after the process that owns it.
+
+    A work horse killed outright (kill -9, the OOM killer) never runs its `finally`, so its
+    directory, holding a decrypted copy of a recording, would stay on disk for good (found by
+    the worker-kill drill). Each new attempt first removes the directories of processes that no
+    longer exist."""
+    base = Path(tempfile.gettempdir())
+    owned = re.compile(r"^talentreel-(media|analysis)-\d+-(\d+)-")
+    for leftover in base.glob("talentreel-*-*-*-*"):
+        found = owned.match(leftover.name)
+        if found and leftover.is_dir() and not _alive(int(found.group(2))):
+            shutil.rmtree(leftover, ignore_errors=True)
+            log.warning("removed %s, left by a killed job", leftover)
+    return Path(tempfile.mkdtemp(prefix=f"talentreel-{kind}-{recording_id}-{os.getpid()}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, someone else's
+    return True
+
+
+def _record_attempt(rq_job, started: float, outcome: str) -> None:
+    """Count the attempt for /metrics (monitoring/jobstats.py), in the Redis the job came from."""
+    if rq_job is None:
+        return  # called directly (tests, the demo): not a queued job
+    from talentreel.monitoring import jobstats
+
+    jobstats.record_job(rq_job.connection, rq_job.origin, time.monotonic() - started, outcome)
+
+
+def current_redis():
+    """The Redis connection of the job being run, or None outside a job."""
+    rq_job = get_current_job()
+    return rq_job.connection if rq_job is not None else None
 
 
 def _jsonable(value) -> bool:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
-from pathlib import Path
 
 from rq import get_current_job
 
@@ -21,7 +19,7 @@ from talentreel.server.media.ffmpeg import FfmpegCancelled
 from talentreel.server.media.probe import MediaRejected
 from talentreel.server.recordings import FORMER_OUTPUT_NAMES, ORIGINAL, OUTPUT_NAMES, object_key
 
-from .base import JobCancelled, get_app, job, report_progress, settings
+from .base import JobCancelled, get_app, job, report_progress, scratch_dir, settings
 
 log = logging.getLogger("talentreel.workers.media")
 
@@ -57,7 +55,7 @@ def process_recording(recording_id: int) -> dict:
     if recording.state != "processing":
         recording.transition("processing")
     store = state.store
-    work = Path(tempfile.mkdtemp(prefix=f"talentreel-media-{recording_id}-"))
+    work = scratch_dir("media", recording_id)
     try:
         source = work / "original"
         with store.open(object_key(recording_id, ORIGINAL)) as plain, open(source, "wb") as out:

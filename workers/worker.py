@@ -52,7 +52,51 @@ def run_worker(app, queues=defaults.QUEUES, burst: bool = False, reconcile_inter
     if not burst and reconcile_interval > 0:
         threading.Thread(target=_reconcile_forever, args=(app, conn, stop, reconcile_interval), daemon=True, name="reconciler").start()
     try:
-        worker = Worker(list(queues), connection=conn)
-        return worker.work(burst=burst, logging_level=settings["log_level"], with_scheduler=not burst)
+        while True:
+            worker = _Worker(list(queues), connection=conn)
+            worked = worker.work(burst=burst, logging_level=settings["log_level"], with_scheduler=not burst)
+            if burst or _stop_requested(worker):
+                return worked
+            # RQ's worker quits (status 0) on an unexpected error, Redis going away at the wrong
+            # moment among them (found by the Redis drill): under `talentreel up` nothing would
+            # start it again and background work would stop for good. Wait for Redis instead,
+            # put back what it lost, and work on.
+            log.warning("the worker stopped unexpectedly; starting again once Redis answers")
+            if not _wait_for_redis(conn, worker):
+                return worked
+            try:
+                reconcile_once(app, conn)
+            except Exception:
+                log.exception("reconciler pass failed; the periodic one will try again")
     finally:
         stop.set()
+
+
+class _Worker(Worker):
+    """RQ's worker, remembering that it was asked to stop (SIGTERM, Ctrl-C): then `work()`
+    returning is the end, not a crash to recover from."""
+
+    stop_asked = False
+
+    def request_stop(self, signum, frame):
+        self.stop_asked = True
+        super().request_stop(signum, frame)
+
+
+def _stop_requested(worker) -> bool:
+    return worker.stop_asked
+
+
+def _wait_for_redis(conn, worker, longest: float = 10.0) -> bool:
+    """Ping until Redis answers (True) or the worker is asked to stop (False)."""
+    import time
+
+    pause = 0.5
+    while not _stop_requested(worker):
+        try:
+            conn.ping()
+            return True
+        except Exception:
+            time.sleep(pause)
+            pause = min(longest, pause * 2)
+    return False

@@ -62,6 +62,9 @@ def up(instance: Instance, port, host):
             # Players fetch media from the media server `up` starts, on the host they reached the UI by.
             overrides["media_url"] = f"http://{{host}}:{settings['media_port']}"
         instance.overrides = overrides
+        from ...monitoring import multiprocess
+
+        multiprocess.prepare(settings)  # before the app exists: its metrics must live in the shared directory
         app = instance.app()
         settings = app.extensions["talentreel"].settings
         url = f"http://{settings['host']}:{settings['port']}"
@@ -124,6 +127,10 @@ def web(instance: Instance, port, host, workers):
         instance.overrides["port"] = port
     if host:
         instance.overrides["host"] = host
+    from ..config import load_settings
+    from ...monitoring import multiprocess
+
+    multiprocess.prepare(load_settings(instance.overrides))  # before the app exists (see monitoring/multiprocess.py)
     app = instance.app()
     settings = app.extensions["talentreel"].settings
     _print_bootstrap(app, f"http://{settings['host']}:{settings['port']}")

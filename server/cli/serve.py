@@ -41,6 +41,10 @@ def serve(app, host: str, port: int, workers: int, threads: int, on_ready=None) 
         "loglevel": "warning",
         "proc_name": "talentreel-web",
     }
+    from talentreel.monitoring import multiprocess
+
+    if multiprocess.enabled():
+        options["child_exit"] = multiprocess.worker_exited  # drop a dead worker's live gauges
     if on_ready is not None:
         options["when_ready"] = lambda server: on_ready()
     GunicornServer(app, options).run()

@@ -283,6 +283,13 @@ def _complete(upload: m.Upload, path) -> None:
         completion.finish(current_app._get_current_object(), upload, path)
     except ValidationError as exc:
         raise TusError(422, str(exc)) from None
+    except OSError as exc:
+        # The bytes all arrived but storing them filled the disk (found by the disk-full drill:
+        # it was a bare 500). The store removed its pieces and the part file is kept, so the
+        # client repeats the final PATCH once there is room.
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise TusError(507, _("The server ran out of room for this file; try again later."), **_offset_headers(upload)) from None
+        raise
 
 
 @contextmanager

@@ -81,6 +81,7 @@ class Request:
     method: bytes
     path: bytes
     keep_alive: bool
+    arrived: float = 0.0
     range: str | None = None
     cookie: str | None = None
     language: str | None = None
@@ -100,7 +101,7 @@ def parse_head(head: bytes, session_cookie: str) -> Request:
         raise BadRequest(400, "malformed request line")
     method, target, version = parts
     keep_alive = version == b"HTTP/1.1"
-    request = Request(method, target.split(b"?", 1)[0], keep_alive)
+    request = Request(method, target.split(b"?", 1)[0], keep_alive, time.perf_counter())
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if not sep or not name or name != name.strip():
@@ -235,9 +236,11 @@ class MediaServer:
         if end - start > FAST_BYTES:
             return None
         try:
-            return [head, *_decrypt(entry, start, end)]  # written with one writev, no joining copies
+            response = [head, *_decrypt(entry, start, end)]  # written with one writev, no joining copies
         except IntegrityError as exc:
             return self.integrity_failure(request, entry, exc)
+        _observe_ttfb(name, request)
+        return response
 
     def plan(self, request: Request, entry: Opened):
         """The response head and the byte range to send, or a finished response (416, HEAD)."""
@@ -301,6 +304,8 @@ class MediaServer:
                     log.error("integrity error serving %s: %s", entry.key, exc)
                     connection.abort()  # headers are out: end short so the player reports an error
                     return
+                if not sent_head:
+                    _observe_ttfb(entry_name(key), request)
                 connection.send_all(body if sent_head else [head, *body])
                 sent_head = True
                 position = piece_end
@@ -330,6 +335,7 @@ class MediaServer:
             connection.send(self.integrity_failure(request, entry, exc))
             return
         try:
+            _observe_ttfb(entry.key.rsplit("/", 1)[-1].encode(), request)
             connection.send(head + first)
             while await connection.drained():
                 piece = await loop.run_in_executor(self.pool, next, chunks, None)
@@ -419,6 +425,18 @@ class MediaServer:
     def integrity_failure(self, request: Request, entry: Opened | None, exc: Exception) -> bytes:
         log.error("integrity error serving %s: %s", entry.key if entry else "an object", exc)
         return self.refusal(500, request)
+
+
+def entry_name(key: tuple) -> bytes:
+    return key[2]
+
+
+def _observe_ttfb(name: bytes, request: Request) -> None:
+    """The same histogram as the web app's endpoint (monitoring/metrics.py): arrival of the request
+    to its first body byte handed to the socket."""
+    from talentreel.monitoring.metrics import media_ttfb
+
+    media_ttfb.labels(name.decode()).observe(time.perf_counter() - request.arrived)
 
 
 def _decrypt(entry: Opened, start: int, end: int):

@@ -142,6 +142,7 @@ def _refuse(status: int, reason: str):
 
 @playback_bp.route("/media/<token>/<name>", methods=["GET", "HEAD"])
 def media(token: str, name: str):
+    arrived = time.perf_counter()  # time to first byte is measured from here (see _serve)
     content_type = SERVED.get(name)
     if content_type is None:
         return _refuse(404, f"not a served file: {name[:40]}")
@@ -158,7 +159,7 @@ def media(token: str, name: str):
             cache.remember(cache_key, recording)
     except access.Refused as refused:
         return _refuse(refused.status, refused.reason)
-    return _serve(recording, name, content_type)
+    return _serve(recording, name, content_type, arrived)
 
 
 # Nothing this endpoint needs comes from the database while its caches are fresh: connect only
@@ -170,7 +171,9 @@ READ_BYTES = 256 * 1024
 """Plaintext handed to the server per write: a few segments at a time, fewer system calls."""
 
 
-def _serve(recording: m.Recording, name: str, content_type: str):
+def _serve(recording: m.Recording, name: str, content_type: str, arrived: float):
+    from talentreel.monitoring.metrics import media_ttfb
+
     from ..encryption.errors import IntegrityError, UnknownObject
 
     store = current_app.extensions["talentreel"].store
@@ -201,6 +204,7 @@ def _serve(recording: m.Recording, name: str, content_type: str):
             _bring_back(recording)
         if request.method == "HEAD":
             opened.close()
+            media_ttfb.labels(name).observe(time.perf_counter() - arrived)
             return Response(status=status, headers=headers, content_type=content_type)
         body = opened.range(start, end)
     except BaseException:
@@ -215,6 +219,9 @@ def _serve(recording: m.Recording, name: str, content_type: str):
 
     def stream():
         try:
+            # Observed as the first byte leaves the view: the access check, key unwrap and first
+            # decrypted segments are in it; the network after that is the player's to report.
+            media_ttfb.labels(name).observe(time.perf_counter() - arrived)
             yield first
             yield from chunks
         except IntegrityError as exc:

@@ -161,3 +161,34 @@
     });
   }
 }());
+
+// Playback quality as the viewer experiences it, reported to the server for monitoring
+// (monitoring/views.py): once per page, "started" with the time from pressing play to the first
+// frame playing, or "failed" if the media errored before it ever played; later errors as "error".
+(function () {
+  "use strict";
+  var root = document.getElementById("replay");
+  var video = document.getElementById("player");
+  if (!root || !video || !root.dataset.beacon) { return; }
+  var asked = null, outcome = null;
+
+  function send(body) {
+    body.token = root.dataset.token;
+    var text = JSON.stringify(body);
+    if (navigator.sendBeacon && navigator.sendBeacon(root.dataset.beacon, new Blob([text], { type: "application/json" }))) { return; }
+    fetch(root.dataset.beacon, { method: "POST", body: text, credentials: "same-origin", keepalive: true,
+                                 headers: { "Content-Type": "application/json" } }).catch(function () {});
+  }
+
+  video.addEventListener("play", function () { if (asked === null) { asked = performance.now(); } });
+  video.addEventListener("playing", function () {
+    if (outcome || asked === null) { return; }
+    outcome = "started";
+    send({ event: "started", startup_seconds: Math.max(0, (performance.now() - asked) / 1000) });
+  });
+  video.addEventListener("error", function () {
+    var code = video.error && typeof video.error.code === "number" ? video.error.code : 0;
+    if (!outcome) { outcome = "failed"; send({ event: "failed", code: code }); return; }
+    send({ event: "error", code: code });
+  });
+}());
