@@ -5,8 +5,9 @@ Contract with the backup code (issue 8, part 2), either or both:
 - after a backup finished and was verified, it calls
   ``record_backup_success(app, finished_at)`` (``finished_at``: an aware or UTC-naive datetime);
   the time is kept in Redis under ``BACKUP_KEY`` (all web processes and machines see it);
-- or it records its runs in a ``BackupRun`` model (server/models.py) with ``state`` and
-  ``finished_at`` columns; the newest row whose state is one of SUCCESS_STATES counts.
+- or it records its runs in the ``BackupRun`` model (server/models.py, server/backups/): the
+  newest row whose ``status`` is "succeeded" counts (a run is marked so once its manifest is
+  written).
 
 The gauge shows the newest of the two, and is absent while no backup ever succeeded (the alert
 rule treats an absent series as "no backup", see alerts.yml).
@@ -20,7 +21,6 @@ import logging
 log = logging.getLogger("talentreel.monitoring")
 
 BACKUP_KEY = "talentreel:monitoring:backup-last-success"
-SUCCESS_STATES = ("done", "verified", "succeeded", "ok")
 
 
 def _epoch(when: dt.datetime) -> float:
@@ -45,12 +45,11 @@ def last_success(conn=None) -> float | None:
     from talentreel.server import models as m
 
     found = []
-    model = getattr(m, "BackupRun", None)
-    if model is not None and {"state", "finished_at"} <= set(model._meta.fields):
-        row = (model.select(model.finished_at).where(model.state.in_(SUCCESS_STATES) & model.finished_at.is_null(False))
-               .order_by(model.finished_at.desc()).first())
-        if row is not None:
-            found.append(_epoch(row.finished_at))
+    row = (m.BackupRun.select(m.BackupRun.finished_at)
+           .where((m.BackupRun.status == "succeeded") & m.BackupRun.finished_at.is_null(False))
+           .order_by(m.BackupRun.finished_at.desc()).first())
+    if row is not None:
+        found.append(_epoch(row.finished_at))
     if conn is not None:
         raw = conn.get(BACKUP_KEY)
         if raw:

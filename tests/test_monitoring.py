@@ -146,6 +146,13 @@ def test_scrape_without_redis_says_so_and_shows_the_rest(settings):
 
 def test_backup_age_has_no_series_until_a_backup_succeeded(client, db):
     assert not any(k.startswith("talentreel_backup_last_success") for k in scrape(client))
+    with db.connection_context():  # what server/backups/ records: a failed run does not count
+        m.BackupRun.create(backup_id="b1", status="failed", target="directory /x", finished_at=dt.datetime(2026, 3, 1))
+    assert not any(k.startswith("talentreel_backup_last_success") for k in scrape(client))
+    with db.connection_context():
+        m.BackupRun.create(backup_id="b2", status="succeeded", target="directory /x", finished_at=dt.datetime(2026, 2, 1))
+    assert scrape(client)["talentreel_backup_last_success_timestamp_seconds{}"] == \
+        dt.datetime(2026, 2, 1, tzinfo=dt.timezone.utc).timestamp()
 
 
 # --- media time to first byte and the beacon --------------------------------------------------
