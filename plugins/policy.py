@@ -7,6 +7,8 @@ this policy but this policy never overrides a plugin's "no". It only says yes (o
 - ``dept_head``: candidates who applied to (or were interviewed for) openings of their departments;
 - ``interviewer``: interviews they are assigned to;
 - every staff role: candidates explicitly granted to them (a Grant), beyond the role's reach;
+- reviewers (every staff role that may view a report) may comment on it, rate it and give verdicts
+  on its cues (``report.comment``, ``report.feedback``); ``hr`` sees and runs calibrations;
 - ``candidate``: their own profile;
 - ``it_admin``: system settings and health, no candidate data unless also ``hr``.
 
@@ -20,6 +22,8 @@ from talentreel.server import models as m
 from talentreel.server.plugins import hookimpl
 
 CANDIDATE_DATA = {"candidate", "interview", "recording", "report"}
+REVIEW_VERBS = {"comment", "feedback"}
+"""Verbs on a report that reviewers who may read it may also perform: adding their own review."""
 SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage"}
 
 
@@ -121,7 +125,7 @@ def talentreel_permission(user, action, obj):
         return False  # never across organisations, whatever the role
 
     if "hr" in roles:
-        return True if kind in CANDIDATE_DATA | {"opening", "department", "tag", "grant", "search"} else None
+        return True if kind in CANDIDATE_DATA | {"opening", "department", "tag", "grant", "search", "calibration"} else None
 
     if kind == "opening":
         if verb in ("view", "list"):
@@ -133,7 +137,7 @@ def talentreel_permission(user, action, obj):
         if obj is None:  # listing: each row is checked again, or the query is scoped (see scoping.py)
             return True if verb == "list" and roles & {"dept_head", "interviewer", "candidate"} else None
         candidate = _candidate_of(obj)
-        read = verb in ("view", "list", "play")
+        read = verb in ("view", "list", "play") or (kind == "report" and verb in REVIEW_VERBS and bool(roles - {"candidate"}))
         if "dept_head" in roles and read and dept_head_reaches(user, candidate):
             return True
         if "interviewer" in roles and read:

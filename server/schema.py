@@ -62,6 +62,11 @@ def _migration_journal(db, migrator):
     db.create_tables([models.CandidateNote, models.CandidateDocument, models.MigrationRun, models.MigrationItem], safe=True)
 
 
+@migration(6, "review comments and ratings, cue feedback, calibrations, interview consent")
+def _review(db, migrator):
+    db.create_tables([models.ReviewComment, models.CueFeedback, models.Calibration, models.InterviewConsent], safe=True)
+
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)

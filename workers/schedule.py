@@ -18,6 +18,8 @@ TIMETABLE = (
     ("talentreel.workers.maintenance.finish_interrupted_puts", dt.timedelta(hours=1)),
     ("talentreel.workers.maintenance.remove_abandoned_uploads", dt.timedelta(hours=1)),
     ("talentreel.workers.maintenance.move_cold_recordings", dt.timedelta(days=1)),
+    ("talentreel.workers.analysis.reanalyse_outdated", dt.timedelta(hours=6)),
+    ("talentreel.workers.calibration.calibrate_all", dt.timedelta(days=1)),
 )
 """(job, interval): what keeps an instance tidy."""
 
