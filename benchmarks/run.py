@@ -1,8 +1,9 @@
 """Run TalentReel's benchmarks and print their figures as ratios to a reference measured in the
-same run: the Range endpoint against nginx, the media job against bare ffmpeg, and the server's
-memory during a 2 GB upload.
+same run: the Range endpoint against nginx, the media job against bare ffmpeg, the server's
+memory during a 2 GB upload, and the analysis pipeline against the recording's length and the bare
+speech-to-text engine.
 
-    python benchmarks/run.py [--only range,media,upload] [--quick]
+    python benchmarks/run.py [--only range,media,upload,analysis] [--quick]
 
 Needs nginx and wrk for the range benchmark (Debian: apt-get install -y nginx-light wrk); it says
 what is missing and installs nothing. Inputs are made with TalentReel's ffmpeg and cached in
@@ -28,12 +29,13 @@ BENCHMARKS = {
     "range": ("range_vs_nginx", "Range endpoint vs nginx"),
     "media": ("media_vs_ffmpeg", "Media job vs bare ffmpeg"),
     "upload": ("upload_rss", "Server RSS during an upload"),
+    "analysis": ("analysis_pipeline", "Analysis pipeline vs recording length and bare speech-to-text"),
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload (default: all)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,analysis (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, fewer rounds, a 512 MiB upload: a smoke test, not figures")
     parser.add_argument("--database-url", help="database of the benchmark instance (default: SQLite in its temporary data directory)")
     parser.add_argument("--workers", type=int, help="gunicorn workers of the web server (default 2, as `talentreel web`)")

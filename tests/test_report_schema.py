@@ -61,3 +61,13 @@ def test_schema_refuses_a_damaged_report(damage):
     data = copy.deepcopy(sample_report())
     damage(data)
     assert errors(data)
+
+
+def test_a_question_not_found_keeps_its_place_without_times():
+    inp = AnalysisInput(recording_id=7, audio_path=None, video_path=None, duration=30.0)
+    inp.parts = {"questions": {"answers": [
+        {"question_index": 0, "question": "Hi?", "asked": None, "start": 1.0, "end": 9.0, "text": "hello"},
+        {"question_index": 1, "question": "Why us?", "asked": None, "start": None, "end": None, "text": ""}]}}
+    data = report_mod.assemble(_Recording(), inp, {}, consent=None)
+    assert [(q["index"], q["start"]) for q in data["questions"]] == [(0, 1.0), (1, None)]
+    assert errors(data) == []

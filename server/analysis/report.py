@@ -5,7 +5,7 @@ Schema (version REPORT_SCHEMA_VERSION, described in docs/report.md and checked b
 - `analyzers`: {name: version} of the analyzers that ran; `analysis`: every analyzer with its state
   (`ran`, `skipped`, `failed`) and the reason when it did not run;
 - `transcript`: the speech-to-text words with times;
-- `questions`: per question the answer's time span, transcript, words, keywords, cues (every event
+- `questions`: per question the answer's time span (null for a question not found in the recording), transcript, words, keywords, cues (every event
   inside the answer) and key moments (start, end, kind, why);
 - `moments`: all key moments in time order; `summary`: counts and overall figures;
 - `consent`: the candidate's consent record the analysis ran under (null: none recorded).
@@ -59,8 +59,14 @@ def assemble(recording: m.Recording, inp: AnalysisInput, statuses: dict[str, dic
     language_answers = {a.get("question_index"): a for a in (inp.parts.get("language") or {}).get("answers") or []}
     questions = []
     for answer in answers:
-        start, end = float(answer.get("start", 0.0)), float(answer.get("end", 0.0))
         index = answer.get("question_index")
+        if answer.get("start") is None or answer.get("end") is None:
+            # A listed question nobody was heard asking or answering keeps its place, with no times.
+            questions.append({"index": index, "question": answer.get("question"), "asked": answer.get("asked"),
+                              "start": None, "end": None, "transcript": "", "words": [],
+                              "keywords": (language_answers.get(index) or {}).get("keywords", []), "cues": [], "moments": []})
+            continue
+        start, end = float(answer["start"]), float(answer["end"])
         cues = [e for e in events if _overlaps(e, start, end)]
         questions.append({
             "index": index,
