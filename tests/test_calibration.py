@@ -132,3 +132,22 @@ def test_reanalysis_when_an_analyzer_version_changes(redis_settings, app, db, mo
     data = dict(report_mod.latest(recording).data, analyzers={"voice": "2"})
     report_mod.save(recording, data)
     assert outdated_recordings(app) == []
+
+
+def test_reanalyse_command_queues_reports_of_older_analyzers_once(app, db, data_dir, database_url):
+    recording = analysed_recording(default_organisation())
+    data = dict(report_mod.latest(recording).data, analyzers={"voice": "0"})  # as an older release wrote it
+    report_mod.save(recording, data)
+    db.close()
+
+    def reanalyse() -> dict:
+        result = subprocess.run([sys.executable, "-m", "talentreel.server.cli", "--data", str(data_dir), "reanalyse", "--json"],
+                                capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, TALENTREEL_DATABASE_URL=database_url))
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    first = reanalyse()
+    assert first["outdated"] == {str(recording.id): {"voice": ["0", analyzer_voice.VERSION]}}
+    assert first["queued"] == [recording.id]
+    assert reanalyse()["queued"] == []  # the analysis queued first is still waiting
