@@ -32,12 +32,13 @@ BENCHMARKS = {
     "pool": ("talent_pool", "Talent pool search (tags, full text) on SQLite and PostgreSQL"),
     "migration": ("migration", "Migration of a generated legacy export"),
     "metrics": ("metrics_cost", "Monitoring cost: TTFB observation and a scrape"),
+    "analysis": ("analysis_pipeline", "Analysis pipeline vs recording length and bare speech-to-text"),
 }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup,pool,migration,metrics (default: all)")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: range,media,upload,backup,pool,migration,metrics,analysis (default: all)")
     parser.add_argument("--quick", action="store_true", help="short runs, fewer rounds, a 512 MiB upload: a smoke test, not figures")
     parser.add_argument("--database-url", help="database of the benchmark instance (default: SQLite in its temporary data directory)")
     parser.add_argument("--workers", type=int, help="gunicorn workers of the web server (default 2, as `talentreel web`)")

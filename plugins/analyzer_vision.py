@@ -73,6 +73,9 @@ def talentreel_analyzers():
         "preload": "talentreel.plugins.analyzer_vision:preload",
         "needs": ["video"],
         "consent": "vision_voice",
+        # Reviewers' verdicts on these cues tune the shortest span reported (server/review/calibration.py).
+        "calibration": {"vision.min_event": {"kinds": ["face_absent", "attention_away", "smile", "movement"],
+                                             "default": DEFAULT_THRESHOLDS["vision.min_event"]}},
     }]
 
 

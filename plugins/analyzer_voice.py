@@ -49,6 +49,13 @@ def describe() -> dict:
         "run": "talentreel.plugins.analyzer_voice:run",
         "needs": ["audio", TRANSCRIPT],
         "consent": "vision_voice",
+        # Reviewers' verdicts on these cues tune how long a silence must be to be reported
+        # (server/review/calibration.py); the cue's length is what the threshold is compared with.
+        "calibration": {
+            "voice.hesitation_min_seconds": {"kinds": ["hesitation"], "default": THRESHOLDS["voice.hesitation_min_seconds"]},
+            "voice.before_answer_min_seconds": {"kinds": ["before_answer"],
+                                                "default": THRESHOLDS["voice.before_answer_min_seconds"]},
+        },
     }
 
 

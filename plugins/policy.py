@@ -7,6 +7,8 @@ this policy but this policy never overrides a plugin's "no". It only says yes (o
 - ``dept_head``: candidates who applied to (or were interviewed for) openings of their departments;
 - ``interviewer``: interviews they are assigned to;
 - every staff role: candidates explicitly granted to them (a Grant), beyond the role's reach;
+- reviewers (every staff role that may view a report) may comment on it, rate it and give verdicts
+  on its cues (``report.comment``, ``report.feedback``); ``hr`` sees and runs calibrations;
 - ``candidate``: their own profile, export and erasure request, and the recordings HR shared with them;
 - ``it_admin``: system settings and health, no candidate data unless also ``hr``.
 
@@ -20,6 +22,9 @@ import datetime as dt
 
 from talentreel.server import models as m
 from talentreel.server.plugins import hookimpl
+
+REVIEW_VERBS = {"comment", "feedback"}
+"""Verbs on a report that reviewers who may read it may also perform: adding their own review."""
 
 CANDIDATE_DATA = {"candidate", "interview", "recording", "report"}
 HR_ONLY_VERBS = {"erase", "invite", "share", "export", "request_erasure"}
@@ -138,7 +143,7 @@ def talentreel_permission(user, action, obj):
         return True  # the talent pool search; its results are scoped like candidate lists
 
     if "hr" in roles:
-        return True if kind in CANDIDATE_DATA | {"opening", "department", "tag", "grant", "search"} else None
+        return True if kind in CANDIDATE_DATA | {"opening", "department", "tag", "grant", "search", "calibration"} else None
 
     if kind == "opening":
         if verb in ("view", "list"):
@@ -160,7 +165,7 @@ def talentreel_permission(user, action, obj):
                 return True
         if verb in HR_ONLY_VERBS:
             return None  # erasing, inviting, sharing and exporting stay with HR, whatever the grants
-        read = verb in ("view", "list", "play")
+        read = verb in ("view", "list", "play") or (kind == "report" and verb in REVIEW_VERBS and bool(roles - {"candidate"}))
         if "dept_head" in roles and read and dept_head_reaches(user, candidate):
             return True
         if "interviewer" in roles and read:

@@ -491,7 +491,7 @@ class MigrationItem(BaseModel):
         indexes = ((("source", "kind", "legacy_id"), True),)
 
 
-BACKUP_RUN_STATES = ("running", "succeeded", "failed")
+ALL_MODELS += (CandidateNote, CandidateDocument, MigrationRun, MigrationItem)
 
 
 # --- talent pool (schema migration 9) ------------------------------------------------------------
@@ -540,6 +540,9 @@ class TranscriptSegment(BaseModel):
 ALL_MODELS += (TagSynonym, SavedSearch, TranscriptSegment)
 
 
+BACKUP_RUN_STATES = ("running", "succeeded", "failed")
+
+
 class BackupRun(BaseModel):
     """One backup to the offsite target (server/backups/, docs/backup.md). `backup_id` names it on
     the target; a run is `succeeded` only once its manifest is written, so monitoring can read the
@@ -565,9 +568,6 @@ class BackupRun(BaseModel):
 
 
 ALL_MODELS += (BackupRun,)
-
-
-ALL_MODELS += (CandidateNote, CandidateDocument, MigrationRun, MigrationItem)
 
 
 class PortalInvite(BaseModel):
@@ -626,3 +626,70 @@ class PasswordSetupToken(BaseModel):
 
 
 ALL_MODELS += (PasswordSetupToken,)
+
+
+class ReviewComment(BaseModel):
+    """A reviewer's comment on a recording, optionally rated 1-5, about one question of its report
+    or one moment (start/end seconds) of it. Kept general on purpose: the talent pool compares
+    reviewers' ratings per candidate and competency from these rows (`competency` is optional)."""
+
+    recording = pw.ForeignKeyField(Recording, backref="review_comments", on_delete="CASCADE")
+    author = pw.ForeignKeyField(User, null=True, backref="review_comments", on_delete="SET NULL")
+    author_name = pw.CharField(default="")  # kept when the account is deleted
+    body = pw.TextField()
+    rating = pw.IntegerField(null=True)  # 1..5, or no rating
+    question_index = pw.IntegerField(null=True)  # index into the report's questions
+    start_seconds = pw.FloatField(null=True)
+    end_seconds = pw.FloatField(null=True)
+    competency = pw.CharField(null=True)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class CueFeedback(BaseModel):
+    """A reviewer's verdict on one AI cue: right or wrong. The cue is copied (kind, times, the
+    measure a threshold compares) so calibration does not depend on the report version it came from.
+    One verdict per reviewer and cue: marking it again replaces the verdict."""
+
+    organisation = pw.ForeignKeyField(Organisation, backref="cue_feedback", on_delete="CASCADE")
+    recording = pw.ForeignKeyField(Recording, backref="cue_feedback", on_delete="CASCADE")
+    reviewer = pw.ForeignKeyField(User, null=True, backref="cue_feedback", on_delete="SET NULL")
+    report_version = pw.IntegerField()
+    kind = pw.CharField(index=True)
+    source = pw.CharField(null=True)  # the analyzer's part that produced the cue
+    start_seconds = pw.FloatField()
+    end_seconds = pw.FloatField()
+    measure = pw.FloatField(null=True)  # what calibration compares with a threshold (e.g. seconds of silence)
+    correct = pw.BooleanField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("recording", "reviewer", "kind", "start_seconds"), True),)
+
+
+class Calibration(BaseModel):
+    """One run of the calibration job for an organisation: the thresholds before and after and how
+    often the cues agreed with reviewers' verdicts under each (shown to HR)."""
+
+    organisation = pw.ForeignKeyField(Organisation, backref="calibrations", on_delete="CASCADE")
+    feedback_count = pw.IntegerField(default=0)
+    before = JSONField(default=dict)  # {threshold key: value}
+    after = JSONField(default=dict)
+    agreement_before = JSONField(default=dict)  # {threshold key: fraction of verdicts agreed}
+    agreement_after = JSONField(default=dict)
+    details = JSONField(default=dict)  # per key: verdicts used, why it changed or did not
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class InterviewConsent(BaseModel):
+    """What the candidate agreed to for one interview, under which notice version. Rows are never
+    edited: a change adds a row, the latest one counts, the earlier ones remain as the record."""
+
+    interview = pw.ForeignKeyField(Interview, backref="consents", on_delete="CASCADE")
+    notice_version = pw.CharField()
+    ai = pw.BooleanField(default=False)  # AI analysis at all (speech-to-text, language, questions)
+    vision_voice = pw.BooleanField(default=False)  # vision and voice analysis besides
+    recorded_by = pw.ForeignKeyField(User, null=True, backref="consents_recorded", on_delete="SET NULL")
+    recorded_at = pw.DateTimeField(default=utcnow)
+
+
+ALL_MODELS += (ReviewComment, CueFeedback, Calibration, InterviewConsent)

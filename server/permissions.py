@@ -15,7 +15,7 @@ ACTIONS = (
     "opening.list", "opening.view", "opening.create", "opening.edit",
     "interview.list", "interview.view", "interview.create", "interview.edit",
     "recording.view", "recording.play", "recording.create",
-    "report.view",
+    "report.view", "report.comment", "report.feedback", "calibration.view", "calibration.run",
     "department.list", "grant.manage", "tag.manage", "search.run",
     "admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage",
     "migrations.view",

@@ -100,6 +100,11 @@ def _password_setup_tokens(db, migrator):
     db.create_tables([models.PasswordSetupToken], safe=True)
 
 
+@migration(6, "review comments and ratings, cue feedback, calibrations, interview consent")
+def _review(db, migrator):
+    db.create_tables([models.ReviewComment, models.CueFeedback, models.Calibration, models.InterviewConsent], safe=True)
+
+
 def _migrator_for(db: pw.Database):
     if isinstance(db, pw.PostgresqlDatabase):
         return PostgresqlMigrator(db)

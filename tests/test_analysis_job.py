@@ -10,7 +10,9 @@ import pytest
 from conftest import FIXTURES
 from talentreel.server import models as m
 from talentreel.server.accounts import default_organisation
+from talentreel.server.analysis import consent as consent_mod
 from talentreel.server.analysis import report as report_mod
+from talentreel.server.analysis import report_schema
 from talentreel.server.recordings import ingest_file
 from talentreel.workers import base as worker_base
 from talentreel.workers.analysis import analyze_recording
@@ -28,6 +30,7 @@ def analysed(app, db):
     org = default_organisation()
     candidate = m.Candidate.create(organisation=org, name="Fixture candidate")
     interview = m.Interview.create(candidate=candidate, questions=QUESTIONS)
+    consent_mod.record(interview, None, "2025-01", ai=True, vision_voice=True)
     recording = ingest_file(state, INTERVIEW / "interview.mp4", candidate=candidate, interview=interview, original_name="interview.mp4")
     process_recording(recording.id)
     analyze_recording(recording.id)
@@ -77,9 +80,23 @@ def test_fixture_interview_report(analysed, app):
     for moment in data["moments"]:
         assert {"start", "end", "kind", "why"} <= set(moment) and moment["why"]
 
+    # The report matches its shipped, versioned JSON Schema.
+    assert_valid_report(data)
+    assert data["consent"]["notice_version"] == "2025-01" and data["consent"]["vision_voice"] is True
+
     # The report through the CLI's JSON and the replay page.
     client = app.test_client()
     assert client.get(f"/recordings/{analysed.id}").status_code == 302  # signed out: to the sign-in page
+
+
+def assert_valid_report(data: dict) -> None:
+    import jsonschema
+
+    schema = report_schema.load(data["schema_version"])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    errors = [f"{list(e.path)}: {e.message[:200]}" for e in validator.iter_errors(data)]
+    assert not errors, errors
 
 
 def test_organisation_can_turn_analysis_off(app, db):
@@ -98,3 +115,4 @@ def test_organisation_can_turn_analysis_off(app, db):
     assert all(s["state"] == "skipped" for s in statuses.values())
     assert "turned AI analysis off" in statuses["vision"]["reason"]
     assert report.data["parts"] == {} and report.data["analyzers"] == {}
+    assert_valid_report(report.data)

@@ -12,6 +12,9 @@ import shutil
 import time
 from pathlib import Path
 
+import peewee as pw
+
+from talentreel.server import jobs
 from talentreel.server import models as m
 from talentreel.server.analysis import consent, report as report_mod
 from talentreel.server.analysis.contract import AnalysisInput
@@ -25,6 +28,8 @@ from .base import current_redis, get_app, job, report_progress, scratch_dir
 log = logging.getLogger("talentreel.workers.analysis")
 
 COPY_BUFFER = 1024 * 1024
+
+JOB = "talentreel.workers.analysis.analyze_recording"
 
 
 def analyzers(app) -> list[dict]:
@@ -81,14 +86,64 @@ def analyze_recording(recording_id: int) -> dict:
             from talentreel.monitoring import jobstats
 
             jobstats.record_analysis_rtf(conn, time.monotonic() - started, inp.duration)
-        data = report_mod.assemble(recording, inp, statuses)
+        data = report_mod.assemble(recording, inp, statuses, consent.summary(consent.latest_consent(interview)))
         saved = report_mod.save(recording, data)
         report_progress(1.0, "report ready")
-        from talentreel.server import jobs
-
         from .pool import TAG_JOB
 
         jobs.enqueue(state.settings, "analysis", TAG_JOB, recording_id)  # the talent pool reads the new report
         return {"report_version": saved.version, "analyzers": {s["name"]: s["state"] for s in statuses.values()}}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def current_versions(app) -> dict[str, str]:
+    """{name: version} of the analyzers this installation would run now."""
+    settings = app.extensions["talentreel"].settings
+    return {d["name"]: str(d.get("version")) for d in analyzers(app)
+            if d.get("enabled", True) and not_chosen(d, settings) is None}
+
+
+def outdated_recordings(app) -> list[tuple[int, dict]]:
+    """Ready recordings whose latest report was produced by another version of an analyzer that is
+    still enabled: [(recording id, {name: [old version, new version]})]. An analyzer that did not
+    run (no consent, turned off) does not make a report outdated; consent is asked again anyway."""
+    versions = current_versions(app)
+    newest = (m.Report.select(m.Report.recording, pw.fn.MAX(m.Report.version).alias("newest"))
+              .group_by(m.Report.recording).alias("newest_report"))
+    rows = (m.Report.select(m.Report.recording, m.Report.analyzers)
+            .join(newest, on=((m.Report.recording == newest.c.recording_id) & (m.Report.version == newest.c.newest)))
+            .switch(m.Report).join(m.Recording).where(m.Recording.state == "ready").order_by(m.Report.recording))
+    result = []
+    for row in rows:
+        changed = {name: [str(old), versions[name]] for name, old in (row.analyzers or {}).items()
+                   if name in versions and str(old) != versions[name]}
+        if changed:
+            result.append((row.recording_id, changed))
+    return result
+
+
+def _waiting(recording_id: int) -> bool:
+    return m.WorkItem.select().where(
+        (m.WorkItem.func == JOB) & m.WorkItem.state.in_(("pending", "running"))
+        & (m.WorkItem.args == pw.Value(f"[{recording_id}]", converter=False))).exists()
+
+
+def enqueue_outdated(app, conn=None) -> list[int]:
+    """Queue a new analysis of every outdated recording that has none waiting; return their ids.
+    Idempotent: run twice (two workers starting, the timetable), it queues each recording once."""
+    settings = app.extensions["talentreel"].settings
+    queued = []
+    for recording_id, changed in outdated_recordings(app):
+        if _waiting(recording_id):
+            continue
+        log.info("recording %s: report made by older analyzers %s; analysing again", recording_id, changed)
+        jobs.enqueue(settings, "analysis", JOB, recording_id, conn=conn)
+        queued.append(recording_id)
+    return queued
+
+
+@job
+def reanalyse_outdated() -> dict:
+    """Maintenance: re-analyse recordings whose report an older analyzer version produced."""
+    return {"queued": enqueue_outdated(get_app())}

@@ -44,9 +44,12 @@ def run_worker(app, queues=defaults.QUEUES, burst: bool = False, reconcile_inter
     base.set_app(app)
     conn = jobs.connect(settings)
     if "analysis" in queues:
-        from .analysis import preload_analyzers
+        from .analysis import enqueue_outdated, preload_analyzers
 
         preload_analyzers(app)  # once, here, so every forked work horse inherits the models
+        with app.extensions["talentreel"].database.connection_context():
+            # An upgrade that changed an analyzer's version: its old reports are redone now.
+            enqueue_outdated(app, conn)
     reconcile_once(app, conn)
     stop = threading.Event()
     if not burst and reconcile_interval > 0:

@@ -2,7 +2,14 @@
 
 An analyzer is described by the `talentreel_analyzers` hook as
 ``{"name", "version", "run": "module:function", "preload": "module:function" (optional),
-"needs": [...], "consent": "ai" | "vision_voice", "languages": [...] (optional)}``.
+"needs": [...], "consent": "ai" | "vision_voice", "languages": [...] (optional),
+"calibration": {threshold key: {"kinds": [cue kinds], "default": value}} (optional)}``.
+
+- ``version`` is recorded in every report; a worker re-analyses the reports an older version of an
+  enabled analyzer produced (workers/analysis.py `enqueue_outdated`), so bump it whenever the
+  analyzer's output changes.
+- ``calibration`` names the duration thresholds (read from ``inp.thresholds``) that reviewers'
+  verdicts on the given cue kinds may tune for an organisation (server/review/calibration.py).
 
 - ``preload(settings)`` loads models once per worker process, before jobs run (the worker calls
   it in its parent process, so the forked work horses inherit the loaded models). It raises a

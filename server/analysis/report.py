@@ -5,9 +5,10 @@ Schema (version REPORT_SCHEMA_VERSION, described in docs/report.md and checked b
 - `analyzers`: {name: version} of the analyzers that ran; `analysis`: every analyzer with its state
   (`ran`, `skipped`, `failed`) and the reason when it did not run;
 - `transcript`: the speech-to-text words with times;
-- `questions`: per question the answer's time span, transcript, words, keywords, cues (every event
+- `questions`: per question the answer's time span (null for a question not found in the recording), transcript, words, keywords, cues (every event
   inside the answer) and key moments (start, end, kind, why);
-- `moments`: all key moments in time order; `summary`: counts and overall figures.
+- `moments`: all key moments in time order; `summary`: counts and overall figures;
+- `consent`: the candidate's consent record the analysis ran under (null: none recorded).
 
 Cues are evidence for people: each points at a moment of the recording and says why; the report
 makes no decision and computes no overall score.
@@ -20,7 +21,9 @@ import datetime as dt
 from .. import models as m
 from .contract import STT_PART, AnalysisInput
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"
+"""1.1 added each cue's `ref` (what reviewers' verdicts name) and the `consent` the analysis ran under.
+The JSON Schema of each version ships in server/analysis/schema/ (see docs/report.md)."""
 
 KEY_MOMENT_KINDS = ("competency", "hesitation", "before_answer", "face_absent", "attention_away", "movement", "filler")
 """Event kinds worth a marker on the timeline; other events stay in the cues panel."""
@@ -37,25 +40,33 @@ def _overlaps(event: dict, start: float, end: float) -> bool:
 def _moment(event: dict) -> dict:
     return {"start": round(float(event["start"]), 3), "end": round(float(event.get("end", event["start"])), 3),
             "kind": event.get("kind", "cue"), "why": event.get("why", ""), "source": event.get("source"),
+            **({"ref": event["ref"]} if "ref" in event else {}),
             **({"competency": event["competency"]} if "competency" in event else {})}
 
 
-def assemble(recording: m.Recording, inp: AnalysisInput, statuses: dict[str, dict]) -> dict:
+def assemble(recording: m.Recording, inp: AnalysisInput, statuses: dict[str, dict], consent: dict | None = None) -> dict:
     stt = inp.parts.get(STT_PART) or {}
     words = stt.get("words") or []
     events = []
     for part_name, part in inp.parts.items():
-        for event in (part or {}).get("events") or []:
+        for index, event in enumerate((part or {}).get("events") or []):
             if "start" in event:
-                events.append({**event, "source": part_name})
+                # ref: "<part>:<index>" names the cue for reviewers' verdicts (review/feedback.py).
+                events.append({**event, "source": part_name, "ref": f"{part_name}:{index}"})
     events.sort(key=lambda e: (e["start"], e.get("end", e["start"])))
 
     answers = (inp.parts.get("questions") or {}).get("answers") or []
     language_answers = {a.get("question_index"): a for a in (inp.parts.get("language") or {}).get("answers") or []}
     questions = []
     for answer in answers:
-        start, end = float(answer.get("start", 0.0)), float(answer.get("end", 0.0))
         index = answer.get("question_index")
+        if answer.get("start") is None or answer.get("end") is None:
+            # A listed question nobody was heard asking or answering keeps its place, with no times.
+            questions.append({"index": index, "question": answer.get("question"), "asked": answer.get("asked"),
+                              "start": None, "end": None, "transcript": "", "words": [],
+                              "keywords": (language_answers.get(index) or {}).get("keywords", []), "cues": [], "moments": []})
+            continue
+        start, end = float(answer["start"]), float(answer["end"])
         cues = [e for e in events if _overlaps(e, start, end)]
         questions.append({
             "index": index,
@@ -91,6 +102,7 @@ def assemble(recording: m.Recording, inp: AnalysisInput, statuses: dict[str, dic
         "recording_id": recording.id,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "language": inp.language,
+        "consent": consent,
         "analyzers": {s["name"]: s["version"] for s in statuses.values() if s["state"] == "ran"},
         "analysis": sorted(statuses.values(), key=lambda s: s["name"]),
         "transcript": {"engine": stt.get("engine"), "language": stt.get("language"), "text": stt.get("text", ""),

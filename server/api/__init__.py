@@ -11,5 +11,5 @@ api_bp.record_once(lambda state: state.app.url_map.converters.setdefault("api_id
 
 # Imported for their routes and hooks, which register themselves on api_bp.
 from . import auth, errors  # noqa: E402,F401
-from . import candidates, directory, interviews, openings, recordings, search  # noqa: E402,F401
+from . import candidates, directory, interviews, openings, recordings, reviews, search  # noqa: E402,F401
 from . import openapi  # noqa: E402,F401  last: it describes the modules above

@@ -217,6 +217,37 @@ class TextList(Field):
         return {"type": "array", "items": self.item.value_schema(), "maxItems": self.max_items}
 
 
+class Integer(Field):
+    """A whole number within [minimum, maximum]."""
+
+    def __init__(self, description: str, *, minimum: int, maximum: int, **kwargs):
+        super().__init__(description, **kwargs)
+        self.minimum, self.maximum = minimum, maximum
+
+    def check(self, name: str, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not self.minimum <= value <= self.maximum:
+            raise invalid(name, _("expected a whole number from %(low)d to %(high)d", low=self.minimum, high=self.maximum))
+        return value
+
+    def value_schema(self) -> dict:
+        return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
+
+
+class Seconds(Field):
+    """A time in a recording, in seconds from its start (whether it lies inside the recording is
+    the resource's business: only it knows the recording's length)."""
+
+    MAXIMUM = 10 * 24 * 3600
+
+    def check(self, name: str, value: Any) -> float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= self.MAXIMUM:
+            raise invalid(name, _("expected a number of seconds from the start of the recording"))
+        return float(value)
+
+    def value_schema(self) -> dict:
+        return {"type": "number", "minimum": 0, "maximum": self.MAXIMUM}
+
+
 class DateTime(Field):
     """An RFC 3339 timestamp with an offset, stored as naive UTC like every datetime in the models."""
 

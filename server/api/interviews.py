@@ -6,10 +6,12 @@ from flask import g, jsonify, url_for
 
 from .. import scoping
 from .. import models as m
+from ..analysis import consent
+from ..analysis.consent import NOTICE_VERSION_MAX
 from ..i18n import _
 from . import api_bp, serializers
 from .access import require, visible_or_404, visible_reference
-from .fields import MAX_ID, Choice, DateTime, Reference, ReferenceList, Text, TextList, invalid, parse_body
+from .fields import MAX_ID, Boolean, Choice, DateTime, Reference, ReferenceList, Text, TextList, invalid, parse_body
 from .pagination import page_of
 
 INTERVIEW_STATUSES = ("scheduled", "completed", "cancelled")
@@ -23,7 +25,30 @@ FIELDS = {
     "status": Choice("Where the interview stands.", INTERVIEW_STATUSES),
     "interviewer_ids": ReferenceList("Users (with the interviewer role) who conduct the interview; replaces the whole list.",
                                      max_items=20),
+    # The candidate's consent: giving any of these adds a consent record (the latest counts); the
+    # choices not given keep their current value, the notice version is required for a first record.
+    "consent_notice_version": Text("Version of the privacy notice the candidate was shown when consenting.",
+                                   max_length=NOTICE_VERSION_MAX),
+    "consent_ai": Boolean("The candidate agreed to AI analysis (transcript, keywords, question alignment)."),
+    "consent_vision_voice": Boolean("The candidate agreed to vision and voice analysis besides (needs consent_ai)."),
 }
+
+CONSENT_FIELDS = ("consent_notice_version", "consent_ai", "consent_vision_voice")
+
+
+def _consent(interview: m.Interview, values: dict) -> dict | None:
+    """The consent record the body asks for, checked; None when it names no consent field."""
+    if not any(name in values for name in CONSENT_FIELDS):
+        return None
+    current = consent.latest_consent(interview) if interview.id else None
+    version = values.get("consent_notice_version") or (current.notice_version if current else None)
+    if version is None:
+        raise invalid("consent_notice_version", _("required with the first consent record: the privacy notice version shown"))
+    ai = values.get("consent_ai", current.ai if current else False)
+    vision_voice = values.get("consent_vision_voice", current.vision_voice if current else False)
+    if vision_voice and not ai:
+        raise invalid("consent_vision_voice", _("vision and voice analysis needs consent to AI analysis too"))
+    return {"notice_version": version, "ai": ai, "vision_voice": vision_voice}
 
 
 def _interviewers(user_ids: list[int]) -> list[int]:
@@ -66,9 +91,11 @@ def _apply(interview: m.Interview, values: dict) -> list[int] | None:
     return None
 
 
-def _save(interview: m.Interview, interviewer_ids: list[int] | None) -> None:
+def _save(interview: m.Interview, interviewer_ids: list[int] | None, consent_values: dict | None = None) -> None:
     with m.Interview._meta.database.atomic():
         interview.save()
+        if consent_values is not None:
+            consent.record(interview, g.user, **consent_values)
         if interviewer_ids is not None:
             m.InterviewInterviewer.delete().where(m.InterviewInterviewer.interview == interview).execute()
             for uid in interviewer_ids:
@@ -87,7 +114,7 @@ def create_interview():
     interview = m.Interview(status="scheduled", questions=[])
     interviewer_ids = _apply(interview, values)
     require("interview.create", interview)
-    _save(interview, interviewer_ids or [])
+    _save(interview, interviewer_ids or [], _consent(interview, values))
     response = jsonify(serializers.interview(interview))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_interview", interview_id=interview.id)
@@ -105,5 +132,5 @@ def update_interview(interview_id: int | None):
     require("interview.edit", interview)
     values = parse_body(FIELDS, creating=False)
     interviewer_ids = _apply(interview, values)
-    _save(interview, interviewer_ids)
+    _save(interview, interviewer_ids, _consent(interview, values))
     return jsonify(serializers.interview(interview))

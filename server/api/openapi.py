@@ -14,7 +14,7 @@ from flask import jsonify
 
 from ... import __version__
 from .. import defaults
-from . import api_bp, candidates, interviews, openings, search, serializers
+from . import api_bp, candidates, interviews, openings, reviews, search, serializers
 from .fields import ID_SCHEMA, body_schema
 from .pagination import MAX_PAGE
 
@@ -193,6 +193,20 @@ PATHS = {
         "delete": _operation("delete_saved_search", "talent pool", "Delete one of the caller's saved searches.", ok=204,
                              result_text="Deleted.", params=[_id_param("search_id", "saved search")], errors=(401, 403, 404)),
     },
+    "/recordings/{recording_id}/comments": {
+        "get": _operation("list_comments", "reviews", "Every reviewer's comments and ratings on a recording (the read is audited).",
+                          result=_page("ReviewComment"), params=[RECORDING_ID, *PAGE_PARAMS], errors=(400, 401, 403, 404)),
+        "post": _operation("add_comment", "reviews", "Comment on a recording, optionally with a 1-5 rating, about a question "
+                           "of its latest report or a moment of it.", ok=201, result=_ref("ReviewComment"), result_text="Created.",
+                           params=[RECORDING_ID], body=body_schema(reviews.COMMENT_FIELDS, creating=True),
+                           errors=(400, 401, 403, 404, 413)),
+    },
+    "/recordings/{recording_id}/cue-feedback": {
+        "post": _operation("mark_cue", "reviews", "Mark one AI cue of the recording's report right or wrong; calibration "
+                           "tunes the organisation's thresholds from these verdicts.", result=_ref("CueFeedback"),
+                           params=[RECORDING_ID], body=body_schema(reviews.FEEDBACK_FIELDS, creating=True),
+                           errors=(400, 401, 403, 404, 413)),
+    },
 }
 
 ERROR_SCHEMA = {
@@ -244,6 +258,8 @@ def document() -> dict:
                 "Opening": serializers.OPENING_SCHEMA,
                 "Interview": serializers.INTERVIEW_SCHEMA,
                 "Recording": serializers.RECORDING_SCHEMA,
+                "ReviewComment": serializers.REVIEW_COMMENT_SCHEMA,
+                "CueFeedback": serializers.CUE_FEEDBACK_SCHEMA,
                 "SearchResult": SEARCH_RESULT_SCHEMA,
                 "SavedSearch": SAVED_SEARCH_SCHEMA,
             },

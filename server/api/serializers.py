@@ -145,8 +145,19 @@ def interview(iv: m.Interview, interviewer_ids: list[int] | None = None) -> dict
         "questions": list(iv.questions or []),
         "status": iv.status,
         "interviewer_ids": interviewer_ids,
+        "consent": _consent(iv),
         "created_at": iso(iv.created_at),
     }
+
+
+def _consent(iv: m.Interview) -> dict | None:
+    from ..analysis.consent import latest_consent
+
+    row = latest_consent(iv)
+    if row is None:
+        return None
+    return {"notice_version": row.notice_version, "ai": row.ai, "vision_voice": row.vision_voice,
+            "recorded_at": iso(row.recorded_at)}
 
 
 def interviews(ivs: list[m.Interview]) -> list[dict]:
@@ -163,6 +174,9 @@ INTERVIEW_SCHEMA = _obj(
         "questions": {"type": "array", "items": STRING},
         "status": STRING,
         "interviewer_ids": {"type": "array", "items": ID},
+        "consent": {"oneOf": [{"type": "null"}, _obj({"notice_version": STRING, "ai": {"type": "boolean"},
+                                                      "vision_voice": {"type": "boolean"}, "recorded_at": DATETIME},
+                                                     "The candidate's latest consent record for this interview.")]},
         "created_at": DATETIME,
     },
     "An interview of a candidate, optionally for an opening.",
@@ -198,4 +212,39 @@ RECORDING_SCHEMA = _obj(
         "created_at": DATETIME,
     },
     "A recorded interview video; read-only through the API.",
+)
+
+
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+
+REVIEW_COMMENT_SCHEMA = _obj(
+    {
+        "id": ID,
+        "recording_id": ID,
+        "author_id": NULLABLE_ID,
+        "author_name": STRING,
+        "body": STRING,
+        "rating": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+        "question_index": {"type": ["integer", "null"], "minimum": 0},
+        "start_seconds": NULLABLE_NUMBER,
+        "end_seconds": NULLABLE_NUMBER,
+        "competency": NULLABLE_STRING,
+        "created_at": DATETIME,
+    },
+    "A reviewer's comment on a recording, optionally rated, about a question or a moment.",
+)
+
+CUE_FEEDBACK_SCHEMA = _obj(
+    {
+        "id": ID,
+        "recording_id": ID,
+        "report_version": {"type": "integer", "minimum": 1},
+        "kind": STRING,
+        "source": NULLABLE_STRING,
+        "start_seconds": {"type": "number"},
+        "end_seconds": {"type": "number"},
+        "measure": NULLABLE_NUMBER,
+        "correct": {"type": "boolean"},
+    },
+    "The caller's verdict on one AI cue (marking the same cue again replaces it).",
 )

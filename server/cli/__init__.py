@@ -59,7 +59,7 @@ def cli(ctx, data_dir):
     ctx.obj = Instance(overrides)
 
 
-from . import admin_cmds, backup_cmds, keys_cmds, media_cmds, migrate_cmds, pool_cmds, privacy_cmds, run_cmds  # noqa: E402,F401  (register commands on `cli`)
+from . import admin_cmds, analysis_cmds, backup_cmds, keys_cmds, media_cmds, migrate_cmds, pool_cmds, privacy_cmds, run_cmds  # noqa: E402,F401  (register commands on `cli`)
 
 
 def main(argv=None) -> None:

@@ -94,12 +94,29 @@ def issue_token(recording: m.Recording, user: m.User) -> str:
 @playback_bp.get("/recordings/<int:recording_id>")
 @login_required
 def replay(recording_id: int):
-    recording = _visible_recording(recording_id)
+    return render_replay(_visible_recording(recording_id))
+
+
+def _all_cues(report: dict | None) -> list[dict]:
+    """Every cue of every analyzer with its ref, in time order, for reviewers' verdicts."""
+    cues = []
+    for part, data in ((report or {}).get("parts") or {}).items():
+        for index, event in enumerate((data or {}).get("events") or []):
+            if isinstance(event, dict) and "start" in event:
+                cues.append({**event, "ref": f"{part}:{index}", "source": part})
+    return sorted(cues, key=lambda c: (c["start"], c["ref"]))
+
+
+def render_replay(recording: m.Recording, comment_form: dict | None = None, comment_error: str | None = None, status: int = 200):
+    """The replay page; a refused comment comes back with what was typed and why it was refused."""
+    from ..review import comments, feedback
+
     token = None
     if recording.state == "ready" and can(g.user, "recording.play", recording):
         token = issue_token(recording, g.user)
         audit.record("recording.play", recording)  # one event per playback session (page view)
     report = None
+    review = None
     if recording.state == "ready" and can(g.user, "report.view", recording):
         from ..analysis.report import latest
 
@@ -107,8 +124,17 @@ def replay(recording_id: int):
         if row is not None:
             report = dict(row.data, version=row.version)
             audit.record("report.view", recording, details={"version": row.version})
+        review = {
+            "comments": comments.of_recording(recording),
+            "can_comment": can(g.user, "report.comment", recording),
+            "can_judge": report is not None and can(g.user, "report.feedback", recording),
+            "verdicts": feedback.verdicts_by_reviewer(recording, g.user),
+            "cues": _all_cues(report),
+            "form": comment_form or {},
+            "error": comment_error,
+        }
     return render_template("replay.html", recording=recording, token=token, progress=progress_of(recording), report=report,
-                           start_at=start_second(request.args.get("t"), recording))
+                           review=review, start_at=start_second(request.args.get("t"), recording)), status
 
 
 def start_second(raw: str | None, recording: m.Recording) -> float | None:
@@ -275,3 +301,6 @@ def _touch_played(recording: m.Recording) -> None:
     if recording.last_played_at is None or (now - recording.last_played_at).total_seconds() > PLAYED_TOUCH_SECONDS:
         m.Recording.update(last_played_at=now).where(m.Recording.id == recording.id).execute()
         recording.last_played_at = now  # the instance may be the cached one: no update per request
+
+
+from . import reviews  # noqa: E402,F401  registers the reviewers' forms on playback_bp

@@ -192,3 +192,17 @@
     send({ event: "error", code: code });
   });
 }());
+
+// Reviewers' comment form: choosing "a moment" fills the moment with where the video is.
+(function () {
+  "use strict";
+  var video = document.getElementById("player");
+  var about = document.getElementById("comment-about");
+  var start = document.getElementById("comment-start");
+  if (!video || !about || !start) { return; }
+  function fill() {
+    if (about.value === "moment" && start.value === "") { start.value = (Math.round(video.currentTime * 10) / 10).toFixed(1); }
+  }
+  about.addEventListener("change", fill);
+  document.getElementById("comment-form").addEventListener("submit", fill);
+}());

@@ -31,4 +31,4 @@ def locale_code() -> str:
     return next((code for code in defaults.LOCALES if Locale.parse(code) == current), str(current))
 
 
-from . import candidates, dashboard, display, interviews, openings, oversight, pool, privacy, uploads  # noqa: E402,F401  registers the views on web_bp
+from . import calibration, candidates, consent, dashboard, display, interviews, openings, oversight, pool, privacy, uploads  # noqa: E402,F401  registers the views on web_bp

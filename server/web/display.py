@@ -40,6 +40,9 @@ STATUS_LABELS = {
         "movement": lazy_gettext("Movement"),
         "filler": lazy_gettext("Filler word"),
         "smile": lazy_gettext("Smile"),
+        "speaking_rate": lazy_gettext("Speaking rate"),
+        "pitch_variation": lazy_gettext("Pitch variation"),
+        "loudness_variation": lazy_gettext("Loudness variation"),
     },
     "analysis": {
         "ran": lazy_gettext("ran"),

@@ -16,6 +16,8 @@ from ..permissions import can, login_required, require
 from . import web_bp
 from .listing import visible, visible_page
 from .openings import open_openings
+from ..analysis.consent import record as record_consent
+from .consent import CHOICES as CONSENT_CHOICES, read as read_consent
 from .submissions import Submission
 
 WHEN_FILTERS = ("upcoming", "past", "all")
@@ -87,12 +89,14 @@ def interview_list():
 
 @web_bp.get("/interviews/<int:interview_id>")
 @login_required
-def interview_detail(interview_id: int):
+def interview_detail(interview_id: int, consent_form=None):
+    from .consent import page_context
+
     interview = visible_interview(interview_id)
     recordings = visible(interview.recordings.order_by(m.Recording.created_at.desc()), "recording.view")
     return render_template(
         "interviews/detail.html", interview=interview, interviewers=interviewers_of([interview]).get(interview.id, []),
-        recordings=recordings,
+        recordings=recordings, can_edit=can(g.user, "interview.edit", interview), **page_context(interview, consent_form),
     )
 
 
@@ -128,6 +132,7 @@ def interview_new():
         scheduled_at = form.moment("scheduled_at")
         chosen = form.choices("interviewers", interviewers)
         questions = form.lines("questions")
+        consent = read_consent(form, required=False)
         if form.ok:
             with m.Interview._meta.database.atomic():
                 interview = m.Interview.create(candidate=candidate, opening=opening, scheduled_at=scheduled_at, questions=questions)
@@ -137,10 +142,13 @@ def interview_new():
                     # Interviewing for an opening puts the candidate on it, so the opening's
                     # candidate count and its department head see them.
                     m.Application.get_or_create(candidate=candidate, opening=opening)
+                if consent is not None:
+                    record_consent(interview, g.user, **consent)
             audit.record("interview.create", interview)
             flash(_("The interview with %(name)s was scheduled.", name=candidate.name))
             return redirect(url_for("web.interview_detail", interview_id=interview.id))
     return render_template(
         "interviews/new.html", form=form, candidates=candidates, openings=openings, interviewers=interviewers,
+        consent_choices=CONSENT_CHOICES,
         timezone=str(get_timezone()),
     ), (400 if form.errors else 200)
