@@ -24,8 +24,14 @@ def read_catalogue(path, locale=None):
         return read_po(f, locale=locale)
 
 
+def key(value):
+    """A message id or string as something hashable and comparable: plural (ngettext) messages
+    come as lists from a compiled catalogue and as tuples from a .po file."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
 def msgids(catalogue) -> set:
-    return {msg.id for msg in catalogue if msg.id}
+    return {key(msg.id) for msg in catalogue if msg.id}
 
 
 def translated(msg) -> bool:
@@ -40,9 +46,9 @@ def translated(msg) -> bool:
 def test_every_message_has_a_chinese_translation():
     template = read_catalogue(POT)
     chinese = read_catalogue(ZH_PO, "zh_Hans_CN")
-    missing = sorted(msgids(template) - {msg.id for msg in chinese if msg.id and translated(msg)})
+    missing = sorted(map(str, msgids(template) - {key(msg.id) for msg in chinese if msg.id and translated(msg)}))
     assert not missing, f"untranslated in {ZH_PO.name} ({HOW}): {missing}"
-    fuzzy = sorted(msg.id for msg in chinese if msg.id and msg.fuzzy)
+    fuzzy = sorted(str(msg.id) for msg in chinese if msg.id and msg.fuzzy)
     assert not fuzzy, f"fuzzy (unchecked) translations: {fuzzy}"
     problems = [(msg.id, [str(e) for e in errors]) for msg, errors in chinese.check()]
     assert not problems, f"translations whose placeholders do not match the original: {problems}"
@@ -55,8 +61,8 @@ def test_compiled_catalogue_matches_the_po_file():
     compiled_now.seek(0)
     with open(ZH_MO, "rb") as f:
         shipped = read_mo(f)
-    expected = {msg.id: msg.string for msg in read_mo(compiled_now) if msg.id}
-    actual = {msg.id: msg.string for msg in shipped if msg.id}
+    expected = {key(msg.id): key(msg.string) for msg in read_mo(compiled_now) if msg.id}
+    actual = {key(msg.id): key(msg.string) for msg in shipped if msg.id}
     assert actual == expected, f"{ZH_MO.name} is stale: run pybabel compile ({HOW})"
 
 
@@ -68,8 +74,8 @@ def test_template_catalogue_matches_the_source(tmp_path):
     )
     in_source, in_pot = msgids(read_catalogue(fresh)), msgids(read_catalogue(POT))
     assert in_source == in_pot, (
-        f"messages.pot is stale ({HOW}); new in the source: {sorted(in_source - in_pot)}, "
-        f"gone from the source: {sorted(in_pot - in_source)}"
+        f"messages.pot is stale ({HOW}); new in the source: {sorted(map(str, in_source - in_pot))}, "
+        f"gone from the source: {sorted(map(str, in_pot - in_source))}"
     )
 
 
