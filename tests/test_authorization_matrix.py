@@ -88,6 +88,20 @@ POLICY: dict[str, dict[str, str]] = {
     "web.audit_log": HR_AND_IT,
     "web.access_review_page": HR_AND_IT,
     "web.access_review_csv": HR_AND_IT,
+    # --- reviews: whoever may read a report comments on it and judges its cues -----------------
+    "api.list_comments": CANDIDATE_FILE,
+    "api.add_comment": CANDIDATE_FILE,
+    "api.mark_cue": CANDIDATE_FILE,
+    "playback.add_comment": CANDIDATE_FILE,
+    "playback.judge_cue": CANDIDATE_FILE,
+    "web.calibration_page": HR_ONLY,
+    "web.calibration_run": HR_ONLY,
+    "web.interview_consent": HR_OBJECT,
+    # --- monitoring: /metrics answers loopback (the test client's address) without sign-in; from
+    # elsewhere only an IT admin or the metrics token (tests/test_monitoring.py). The player's
+    # beacon carries its media token as the credential.
+    "monitoring.scrape": EVERYONE,
+    "monitoring.beacon": EVERYONE,
     # --- talent pool: searching is scoped to what each may see; only HR manages tags ------------
     "web.pool_search_page": SEARCHERS,
     "web.pool_save_search": SEARCHERS,
