@@ -56,7 +56,7 @@ SERVED = {
 MAX_HEAD_BYTES = 16 * 1024
 """A request head larger than this is refused (431): media requests are a line and a few headers."""
 
-FAST_BYTES = 2 * 1024 * 1024
+FAST_BYTES = 4 * 1024 * 1024
 """Ranges up to this size are answered in one piece straight from the event loop."""
 
 CHUNK_BYTES = 1024 * 1024
