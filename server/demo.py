@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import models as m
 from .accounts import create_user, default_organisation, set_password
+from .analysis import consent
 
 DEPARTMENTS = ("销售部", "技术部", "人力资源部")
 
@@ -56,6 +57,10 @@ def _password() -> str:
     return secrets.token_urlsafe(12)
 
 
+DEMO_NOTICE = "demo-1"
+"""The version of the (fictional) privacy notice the demo's candidates agreed to."""
+
+
 def seed() -> dict:
     org = default_organisation()
     with m.Organisation._meta.database.atomic():
@@ -89,6 +94,10 @@ def seed() -> dict:
                 defaults={"scheduled_at": start + dt.timedelta(days=i, hours=i % 3), "questions": list(QUESTIONS)},
             )
             interviews += 1
+            if not m.InterviewConsent.select().where(m.InterviewConsent.interview == interview).exists():
+                # The demo's candidates agreed to the whole analysis under the demo's notice, as
+                # real ones do before an interview (analysis refuses to run without it).
+                consent.record(interview, by_name["hr"], DEMO_NOTICE, ai=True, vision_voice=True)
             if opening.department.name == "技术部" or i == 0:
                 m.InterviewInterviewer.get_or_create(interview=interview, user=by_name["interviewer"])
         # The demo candidate account sees its own profile.
