@@ -33,6 +33,7 @@ BUILTIN_PLUGINS = (
     "talentreel.migrators.opencats",
     "talentreel.migrators.legacy_export",
     "talentreel.plugins.backup_escrow",
+    "talentreel.plugins.pool_index",
 )
 """Module paths of the plugins TalentReel ships; each registers under its last path component."""
 

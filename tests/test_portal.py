@@ -214,6 +214,10 @@ def test_an_erased_candidate_leaves_no_trace_in_the_database_or_storage(app, set
                             original_name=f"{name} interview.mp4")
     process_recording(recording.id)
     m.CandidateNote.create(candidate=candidate, text=f"Called {name} on {phone}")
+    # The talent pool's full-text index holds what they said, their name included.
+    for i in range(30):
+        m.TranscriptSegment.create(recording=recording, candidate=candidate, start_seconds=i, end_seconds=i + 1,
+                                   text=f"My name is {name}", terms=f"my name is zhao minghui {i}")
     run = m.MigrationRun.create(kind="legacy-export", location="/tmp/export", state="finished")
     m.MigrationItem.create(run=run, source="legacy-export:test", kind="candidate", legacy_id="7", state="created",
                            target_table="candidate", target_id=candidate.id, data={"name": name, "email": email, "phone": phone})
@@ -229,6 +233,13 @@ def test_an_erased_candidate_leaves_no_trace_in_the_database_or_storage(app, set
     for needle in (name, email, phone, phone.replace(" ", ""), "Minghui"):
         assert needle not in dump, f"{needle!r} is still in the database"
     assert m.MigrationItem.select().where(m.MigrationItem.legacy_id == "7").count() == 1  # the journal keeps its place
+    assert m.TranscriptSegment.select().count() == 0
+    if not settings["database_url"].startswith("postgres"):
+        database = app.extensions["talentreel"].database
+        with database.connection_context():
+            assert database.execute_sql("SELECT COUNT(*) FROM transcript_fts WHERE transcript_fts MATCH 'minghui'").fetchone()[0] == 0
+            blocks = b"".join(bytes(r[0]) for r in database.execute_sql("SELECT block FROM transcript_fts_data") if r[0])
+        assert b"minghui" not in blocks  # no old index segment keeps their words
     for path in Path(settings["data_dir"]).rglob("*"):
         if path.is_file() and not path.name.startswith("talentreel.db"):
             data = path.read_bytes()

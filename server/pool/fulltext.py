@@ -43,6 +43,13 @@ class SqliteFullText:
         # Every word a quoted FTS5 string: AND, NEAR, *, ^, : and quotes typed by a user stay text.
         return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
 
+    def forget(self, db: pw.Database, candidate_id: int) -> int:
+        """Remove a candidate's passages, and merge the index so that no segment of it still
+        carries their words (FTS5 keeps deleted entries in old segments until a merge)."""
+        removed = db.execute_sql("DELETE FROM transcript_segment WHERE candidate_id = ?", (candidate_id,)).rowcount
+        db.execute_sql("INSERT INTO transcript_fts(transcript_fts) VALUES ('optimize')")
+        return removed
+
     def find(self, db: pw.Database, words: list[str], limit: int) -> list[Passage]:
         rows = db.execute_sql(
             "SELECT s.id, s.candidate_id FROM transcript_segment s JOIN "
@@ -63,6 +70,11 @@ class PostgresFullText:
                 f"ALTER TABLE transcript_segment ADD COLUMN tsv tsvector "
                 f"GENERATED ALWAYS AS (to_tsvector('{self.CONFIG}', terms)) STORED")
         db.execute_sql("CREATE INDEX IF NOT EXISTS transcript_segment_tsv ON transcript_segment USING GIN (tsv)")
+
+    def forget(self, db: pw.Database, candidate_id: int) -> int:
+        """Remove a candidate's passages (the generated column and the GIN index go with the rows;
+        dead tuples are never in a dump and VACUUM reclaims them)."""
+        return db.execute_sql("DELETE FROM transcript_segment WHERE candidate_id = %s", (candidate_id,)).rowcount
 
     def find(self, db: pw.Database, words: list[str], limit: int) -> list[Passage]:
         rows = db.execute_sql(
