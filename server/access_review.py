@@ -86,7 +86,7 @@ def to_csv(review: dict) -> str:
 def snapshot(now: dt.datetime | None = None) -> list[int]:
     """Store a review of every organisation (the quarterly job); returns the new rows' ids."""
     ids = []
-    for organisation in m.Organisation.select():
+    for organisation in list(m.Organisation.select()):
         review = build(organisation, now)
         ids.append(m.AccessReview.create(organisation=organisation, made_at=now or m.utcnow(), data=review,
                                          grants_flagged=review["grants_flagged"]).id)

@@ -116,7 +116,11 @@ def reconcile(settings, conn: redis.Redis) -> list[int]:
             # Jobs of a worker that died (kill -9, machine lost) sit in "started" until their
             # deadline; cleanup moves the overdue ones to failed so they are pushed again below.
             StartedJobRegistry(name, connection=conn).cleanup()
-        for item in m.WorkItem.select().where(m.WorkItem.state.in_(("pending", "running"))).order_by(m.WorkItem.id):
+        # Read to the end first: on SQLite a write made while this SELECT's cursor is still open
+        # would upgrade its read snapshot, which fails at once ("database is locked", no busy wait)
+        # when another process wrote meanwhile - a worker recording a finished job, say.
+        waiting = list(m.WorkItem.select().where(m.WorkItem.state.in_(("pending", "running"))).order_by(m.WorkItem.id))
+        for item in waiting:
             try:
                 status = Job.fetch(item.rq_job_id, connection=conn).get_status(refresh=True)
             except NoSuchJobError:

@@ -55,7 +55,7 @@ def due(organisation: m.Organisation, now: dt.datetime | None = None) -> list[m.
 def sweep(dry_run: bool = False, now: dt.datetime | None = None) -> dict:
     """Apply every organisation's rule; returns what was (or, dry, would be) erased."""
     result = {"dry_run": dry_run, "organisations": []}
-    for organisation in m.Organisation.select().order_by(m.Organisation.id):
+    for organisation in list(m.Organisation.select().order_by(m.Organisation.id)):
         candidates = due(organisation, now)
         erased = []
         for candidate in candidates:

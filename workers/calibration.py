@@ -38,7 +38,7 @@ def calibrate_all() -> dict:
     """Every organisation with verdicts since its last calibration."""
     app = get_app()
     done = []
-    for organisation in m.Organisation.select():
+    for organisation in list(m.Organisation.select()):
         last = calibration.latest(organisation, limit=1)
         newer = m.CueFeedback.select().where(m.CueFeedback.organisation == organisation)
         if last:

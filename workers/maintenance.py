@@ -55,7 +55,7 @@ def move_cold_recordings() -> dict:
     cutoff = m.utcnow() - dt.timedelta(days=days)
     last_seen = pw.fn.COALESCE(m.Recording.last_played_at, m.Recording.created_at)
     moved = 0
-    for recording in m.Recording.select().where((m.Recording.state == "ready") & (m.Recording.tier == "hot") & (last_seen < cutoff)):
+    for recording in list(m.Recording.select().where((m.Recording.state == "ready") & (m.Recording.tier == "hot") & (last_seen < cutoff))):
         for key in _recording_keys(state, recording.id):
             state.storage.set_tier(key, "cold")
         m.Recording.update(tier="cold").where(m.Recording.id == recording.id).execute()

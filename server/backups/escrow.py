@@ -84,7 +84,7 @@ def apply(escrow: dict | None) -> dict:
     held = {row["candidate"]: row for row in (escrow or {}).get("candidate_keys", [])}
     restored = destroyed = 0
     now = m.utcnow()
-    for row in m.CandidateKey.select():
+    for row in list(m.CandidateKey.select()):
         key = held.get(row.candidate_id)
         if key is not None and row.destroyed_at is None:
             m.CandidateKey.update(kek_version=key["kek_version"], wrapped=key["wrapped"]).where(m.CandidateKey.id == row.id).execute()

@@ -37,7 +37,7 @@ def remove_abandoned_uploads(data_dir: str | os.PathLike, max_age: dt.timedelta 
     """
     now = now or m.utcnow()
     counts = {"expired": 0, "orphans": 0, "busy": 0}
-    for upload in m.Upload.select().where(m.Upload.updated_at < now - max_age).order_by(m.Upload.id):
+    for upload in list(m.Upload.select().where(m.Upload.updated_at < now - max_age).order_by(m.Upload.id)):
         if remove_upload(data_dir, upload):
             counts["expired"] += 1
         else:
