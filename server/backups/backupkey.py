@@ -12,7 +12,6 @@ reveals nothing.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -25,11 +24,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import ConfigError
-from ..encryption.keyring import KEK_SIZE, Keyring
+from ..encryption.keyring import KEK_SIZE, Keyring, decode_key
 from ..encryption.wrapping import UnwrapFailed, open_key, seal_key
 from .errors import BackupError
 
-KEY_SIZE = 32
+KEY_SIZE = KEK_SIZE  # decode_key checks this size
 KEYRING_AAD = b"talentreel backup keyring v1|"
 
 
@@ -79,24 +78,14 @@ def dump_subject(backup_id: str) -> str:
     return f"backup-dump backup={backup_id}"
 
 
-def _decode(text: str, where: str) -> bytes:
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != KEY_SIZE:
-        raise ConfigError(f"{where}: expected base64 of {KEY_SIZE} bytes (e.g. the output of `openssl rand -base64 32`)")
-    return key
-
-
 def load(settings, *, key_file: str | None = None, create: bool = False) -> BackupKey | None:
     """The backup key from `backup_key`, else from the key file (key_file, else `backup_key_file`).
     create: embedded mode makes the file when there is none; otherwise None is returned."""
     if settings["backup_key"] and key_file is None:
-        return BackupKey(_decode(settings["backup_key"], "setting 'backup_key'"), "setting 'backup_key'")
+        return BackupKey(decode_key(settings["backup_key"], "setting 'backup_key'"), "setting 'backup_key'")
     path = Path(key_file or settings["backup_key_file"])
     if path.is_file():
-        return BackupKey(_decode(path.read_text(), f"backup key file {path}"), f"backup key file {path}")
+        return BackupKey(decode_key(path.read_text(), f"backup key file {path}"), f"backup key file {path}")
     if key_file is not None:
         raise ConfigError(f"backup key file {path} does not exist")
     if create and settings["mode"] == "embedded":
@@ -129,7 +118,7 @@ def _create(path: Path) -> bytes:
         try:
             os.link(tmp, path)
         except FileExistsError:
-            return _decode(path.read_text(), f"backup key file {path}")
+            return decode_key(path.read_text(), f"backup key file {path}")
     finally:
         Path(tmp).unlink(missing_ok=True)
     return key

@@ -44,7 +44,8 @@ def kek_wrapper(version: int) -> str:
     return f"kek:{version}"
 
 
-def _decode(text: str, where: str) -> bytes:
+def decode_key(text: str, where: str) -> bytes:
+    """A 32-byte key given as base64 (environment, key files, the backup key), or ConfigError naming `where`."""
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -88,7 +89,7 @@ class Keyring:
         for name, value in environ.items():
             match = _ENV_NAME.match(name)
             if match:
-                keks[int(match.group(1))] = _decode(value, f"environment variable {name}")
+                keks[int(match.group(1))] = decode_key(value, f"environment variable {name}")
                 sources[int(match.group(1))] = f"environment variable {name}"
         return cls(keks, key_dir=Path(data_dir, KEY_DIRNAME), can_create=mode == "embedded", sources=sources)
 
@@ -175,7 +176,7 @@ class Keyring:
             path = Path(entry.path)
             if path.stat().st_mode & 0o077:
                 log.warning("key file %s is readable by other users; it should be mode 0600", path)
-            self._add(int(match.group(1)), _decode(path.read_text(), f"key file {path}"), str(path))
+            self._add(int(match.group(1)), decode_key(path.read_text(), f"key file {path}"), str(path))
 
 
 def _create_key_file(key_dir: Path, version: int) -> bytes:
@@ -193,7 +194,7 @@ def _create_key_file(key_dir: Path, version: int) -> bytes:
         try:
             os.link(tmp, target)  # fails if present: two first starts cannot each make a key 1
         except FileExistsError:
-            return _decode(target.read_text(), f"key file {target}")
+            return decode_key(target.read_text(), f"key file {target}")
     finally:
         Path(tmp).unlink(missing_ok=True)
     dir_fd = os.open(key_dir, os.O_RDONLY)
