@@ -10,13 +10,17 @@ Figures:
 - pipeline: `talentreel.workers.analysis.analyze_recording`, in this process as a worker's work
   horse runs it, models preloaded once (`preload_analyzers`, timed apart). Target: wall time at
   most 0.4x the recording's length on 2 cores.
-- speech-to-text: the `stt-pocketsphinx` analyzer's seconds in that run, against the bare engine
-  on the same 16 kHz WAV: one pocketsphinx Decoder with the wheel's default model, one pass over the
-  whole file as pocketsphinx's documentation streams it (its Endpointer cuts utterances, each is
-  decoded in one pass), no question alignment. Target: at most 1.1x the bare engine.
+- speech-to-text: the `stt-pocketsphinx` analyzer's seconds in that run (its utterances shared out
+  between `analysis_processes` processes, one per core), against the bare engine on the same 16 kHz
+  WAV: one pocketsphinx Decoder with the wheel's default model, one pass over the whole file as
+  pocketsphinx's documentation streams it (its Endpointer cuts utterances, each is decoded in one
+  pass), no question alignment. Target: at most 1.1x the bare engine. Since the bare engine uses
+  one core, the analyzer is also run alone in one process (`analysis_processes = 1`) on the same
+  input: that ratio is the analyzer's own overhead (wider cut, question alignment).
 - vision: the `vision` analyzer's seconds at `vision_fps` (2), as multiples of real time. Target: at
   least 12x real time.
-- peak RSS of this process during the analysis (sampled every 50 ms), and its peak over the run.
+- peak memory during the analysis (sampled every 50 ms): the summed PSS of this process and its
+  forked decoders (shared model pages counted once), and this process's peak RSS over the run.
 """
 
 from __future__ import annotations
@@ -58,7 +62,9 @@ def looped_interview(seconds: float) -> Path:
 
 
 class PeakRSS:
-    """Highest resident set size of this process while the block runs."""
+    """Highest memory of this process and its children while the block runs: their summed PSS
+    (proportional set size: a page shared by the forked decoders counts once in all, not once in
+    each, as RSS would), which is what the machine really spends."""
 
     def __init__(self, interval: float = 0.05):
         import psutil
@@ -66,9 +72,20 @@ class PeakRSS:
         self.process, self.interval, self.peak = psutil.Process(), interval, 0
         self._stop = threading.Event()
 
+    def _rss(self) -> int:
+        import psutil
+
+        total = self.process.memory_full_info().pss
+        for child in self.process.children(recursive=True):
+            try:
+                total += child.memory_full_info().pss
+            except psutil.Error:  # ended between listing and reading
+                pass
+        return total
+
     def _sample(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -79,7 +96,7 @@ class PeakRSS:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
+        self.peak = max(self.peak, self._rss())
 
 
 def bare_pocketsphinx(wav: Path) -> tuple[float, int]:
@@ -121,6 +138,21 @@ def bare_pocketsphinx(wav: Path) -> tuple[float, int]:
     return time.perf_counter() - started, words
 
 
+def one_process_stt(instance, wav: Path, recording_id: int) -> float:
+    """Seconds of the speech-to-text analyzer alone on `wav`, in this one process."""
+    from talentreel.plugins import analyzer_stt_pocketsphinx as stt
+    from talentreel.server import models as m
+    from talentreel.server.analysis.contract import AnalysisInput
+
+    with instance.database.connection_context():
+        interview = m.Recording.get_by_id(recording_id).interview
+        questions = list(interview.questions or [])
+    settings = dict(instance.state.settings, analysis_processes=1)
+    started = time.perf_counter()
+    stt.run(AnalysisInput(recording_id, wav, None, 0.0, questions=questions, settings=settings))
+    return time.perf_counter() - started
+
+
 def _prepare(ctx: common.Context, seconds: float) -> int:
     import json
 
@@ -144,6 +176,7 @@ def _prepare(ctx: common.Context, seconds: float) -> int:
 def run(ctx: common.Context) -> dict:
     from talentreel.server import models as m
     from talentreel.server.analysis import report as report_mod
+    from talentreel.server.analysis import parallel
     from talentreel.server.recordings import object_key
     from talentreel.workers.analysis import analyze_recording, preload_analyzers
 
@@ -169,9 +202,15 @@ def run(ctx: common.Context) -> dict:
         raise RuntimeError(f"analyzers did not run: {not_ran}")
     log(f"  pipeline {pipeline_s:.1f} s ({pipeline_s / duration:.2f}x the recording); {result['analyzers']}")
 
-    wav = ctx.workdir / "audio.wav"
-    instance.plaintext(object_key(recording_id, "audio.wav"), wav)
+    # The analysis job makes its WAV from the replay's video and keeps it only while it runs:
+    # make the same one again for the references (server/media/audio.py).
+    from talentreel.server.media.audio import extract_wav
+
+    video = ctx.workdir / "video.mp4"
+    instance.plaintext(object_key(recording_id, "video.mp4"), video)
+    wav = extract_wav(video, ctx.workdir / "audio.wav", timeout=600)
     bare_s, bare_words = bare_pocketsphinx(wav)
+    one_s = one_process_stt(instance, wav, recording_id)
     stt_s = statuses["stt-pocketsphinx"]["seconds"]
     vision_s = statuses["vision"]["seconds"]
     log(f"  speech-to-text {stt_s:.1f} s vs bare pocketsphinx {bare_s:.1f} s; vision {vision_s:.1f} s")
@@ -181,7 +220,8 @@ def run(ctx: common.Context) -> dict:
         "pipeline_s": round(pipeline_s, 2), "pipeline_ratio": pipeline_s / duration,
         "analyzers_s": {n: s.get("seconds") for n, s in statuses.items() if s["state"] == "ran"},
         "stt_s": stt_s, "stt_words": len(data["transcript"]["words"]), "bare_stt_s": round(bare_s, 2), "bare_stt_words": bare_words,
-        "stt_ratio": stt_s / bare_s, "vision_s": vision_s, "vision_fps": instance.state.settings["vision_fps"],
+        "stt_ratio": stt_s / bare_s, "stt_one_process_s": round(one_s, 2), "stt_one_process_ratio": one_s / bare_s,
+        "stt_processes": parallel.processes_for(instance.state.settings["analysis_processes"]), "vision_s": vision_s, "vision_fps": instance.state.settings["vision_fps"],
         "vision_x_realtime": duration / vision_s,
         "peak_rss_mib": round(rss.peak / common.MiB, 1),
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -210,9 +250,11 @@ def report(results: dict) -> list[str]:
         f"{results['pipeline_ratio']:.2f}x |",
         f"| speech-to-text (stt-pocketsphinx, {results['stt_words']} words) | {results['stt_s']:.1f} s | bare pocketsphinx, endpointer + one pass "
         f"{results['bare_stt_s']:.1f} s ({results['bare_stt_words']} words) | {results['stt_ratio']:.2f}x |",
+        f"| speech-to-text in one process (`analysis_processes = 1`; the run above used {results['stt_processes']}) | "
+        f"{results['stt_one_process_s']:.1f} s | the same bare pocketsphinx | {results['stt_one_process_ratio']:.2f}x |",
         f"| vision at {results['vision_fps']} fps | {results['vision_s']:.1f} s | recording {results['duration_s']:.0f} s | "
         f"{results['vision_x_realtime']:.1f}x real time |",
-        f"| peak RSS during the analysis | {results['peak_rss_mib']:.0f} MiB | process peak over the run {results['max_rss_mib']:.0f} MiB | |",
+        f"| peak memory during the analysis (PSS, with the forked decoders) | {results['peak_rss_mib']:.0f} MiB | this process's peak RSS over the run {results['max_rss_mib']:.0f} MiB | |",
         "",
         f"per analyzer: {per}",
     ]

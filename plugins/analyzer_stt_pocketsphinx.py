@@ -15,6 +15,10 @@ How it decodes, and why:
    kept if the alignment succeeds and fits the sound at least as well as the free decode: the
    interviewer read that question, and the aligner then gives its exact words and times. The
    candidate's speech is never forced; a question only replaces a near-identical hearing of itself.
+3. Utterances are independent, so they are shared out between `analysis_processes` forked
+   processes (one per core by default; `server/analysis/parallel.py`), every one decoding with
+   the model the worker loaded once. Each process runs the (cheap) detector over the whole file,
+   so all agree on the utterances, and decodes every n-th; the parent puts them back in order.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import math
 import threading
 
+from talentreel.server.analysis import parallel
 from talentreel.server.analysis.audio import turns
 from talentreel.server.analysis.audio.text import normalise_words
 from talentreel.server.analysis.audio.utterances import cut_utterances
@@ -108,28 +113,41 @@ def run(inp: AnalysisInput) -> dict:
                             "set vosk_model_path to a Vosk model of that language")
     wav_info(inp.audio_path)
     decoder = _load()
-    from pocketsphinx import Vad
-
-    vad = Vad(VAD_MODE, SAMPLE_RATE)
-    frame_samples = vad.frame_bytes // 2
     questions = [(i, normalise_words(q, "en")) for i, q in enumerate(inp.questions)]
     questions = [(i, q) for i, q in questions if len(q) >= QUESTION_MIN_WORDS]
+    shares = parallel.processes_for((inp.settings or {}).get("analysis_processes", 0))
     with _lock:  # one decoder per process; a threaded caller must not interleave utterances
-        for utterance in cut_utterances(read_frames(inp.audio_path, frame_samples), vad.is_speech,
-                                        frame_samples / SAMPLE_RATE):
-            words, fit = _decode(decoder, utterance.audio, utterance.start)
-            part["segments"].extend(_segments(decoder, utterance, words, fit, questions))
+        decoded = parallel.fork_map(lambda share: _decode_share(decoder, inp.audio_path, questions, share, shares),
+                                    shares)
+    for _, segments in sorted((item for share in decoded for item in share), key=lambda item: item[0]):
+        part["segments"].extend(segments)
     part["words"] = [w for s in part["segments"] for w in s["words"]]
     part["text"] = " ".join(s["text"] for s in part["segments"])
     return part
 
 
+def _decode_share(decoder, audio_path, questions, share: int, shares: int) -> list[tuple[int, list[dict]]]:
+    """[(utterance number, its segments)] for every `shares`-th utterance, starting at `share`."""
+    from pocketsphinx import Vad
+
+    vad = Vad(VAD_MODE, SAMPLE_RATE)
+    frame_samples = vad.frame_bytes // 2
+    out = []
+    for number, utterance in enumerate(cut_utterances(read_frames(audio_path, frame_samples), vad.is_speech,
+                                                      frame_samples / SAMPLE_RATE)):
+        if number % shares != share:
+            continue
+        words, fit = _decode(decoder, utterance.audio, utterance.start)
+        out.append((number, _segments(decoder, utterance, words, fit, questions)))
+    return out
+
+
 def _decode(decoder, audio: bytes, offset: float, align_text: str | None = None):
     """Decode one utterance; return its words (times from the recording's start) and the acoustic
     fit per frame (log scale, higher is better), or (None, None) when an alignment fails."""
-    if align_text is None:
-        decoder.activate_search()  # the default n-gram search
-    else:
+    # The n-gram search is the active one unless an alignment is asked for (and the aligning
+    # caller switches back at once). Re-activating it per utterance rebuilt the search: +20 % time.
+    if align_text is not None:
         decoder.set_align_text(align_text)
     decoder.start_utt()
     decoder.process_raw(audio, False, True)

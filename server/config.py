@@ -76,6 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("analysis_language", "str", "en", "Language of interviews for speech-to-text and keywords (`en`, `zh`, ...)."),
     Setting("stt_engine", "str", "auto", "Speech-to-text engine: `auto` uses `vosk` when `vosk_model_path` is set, else `pocketsphinx`; or name an engine."),
     Setting("vosk_model_path", "str", "", "Directory of a Vosk model (any language) for speech-to-text; checked when a worker starts. Empty: pocketsphinx's built-in US-English model."),
+    Setting("analysis_processes", "int", 0, "Processes one analysis job decodes speech in at once (utterances are shared out); 0: one per CPU core.", minimum=0),
     Setting("vision_fps", "int", 2, "Frames per second the vision analyzer samples; more catches shorter events and costs proportionally more CPU.", minimum=1),
     Setting("taxonomy_path", "str", "", "TOML file of competencies and their evidence phrases per language (HR can edit it); empty: the built-in default."),
     Setting("host", "str", defaults.HOST, "Address the web server binds to."),

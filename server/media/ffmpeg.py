@@ -80,7 +80,7 @@ def is_cancelled(cancel) -> bool:
     return bool(cancel())
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
+def die_with_parent_hook() -> Callable[[], None] | None:
     """A preexec function making the kernel SIGKILL ffmpeg when this process dies (Linux only).
 
     Strictly, when the thread that started ffmpeg ends; run() waits for ffmpeg in that thread,
@@ -153,7 +153,7 @@ class _Child:
                         "-progress", "pipe:1", *args]
         self.tail: collections.deque = collections.deque(maxlen=STDERR_TAIL_LINES)
         self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        preexec_fn=_die_with_parent_hook(), close_fds=True)
+                                        preexec_fn=die_with_parent_hook(), close_fds=True)
         self.readers = [threading.Thread(target=_collect_tail, args=(self.process.stderr, self.tail), daemon=True, name="ffmpeg-stderr"),
                         threading.Thread(target=_parse_progress, args=(self.process.stdout, index, blocks), daemon=True, name="ffmpeg-progress")]
         try:
