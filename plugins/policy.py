@@ -9,6 +9,11 @@ this policy but this policy never overrides a plugin's "no". It only says yes (o
 - every staff role: candidates explicitly granted to them (a Grant), beyond the role's reach;
 - reviewers (every staff role that may view a report) may comment on it, rate it and give verdicts
   on its cues (``report.comment``, ``report.feedback``); ``hr`` sees and runs calibrations;
+- interviewer calibration (``rater_calibration.view``: how each interviewer's ratings compare with
+  their peers' and with the AI evidence; aggregates only, no candidate named): ``hr`` and
+  ``it_admin`` for the whole organisation, ``dept_head`` for their departments' candidates (the
+  page narrows the ratings it reads, server/review/raters.py); not interviewers, whose ratings
+  are what it judges;
 - ``candidate``: their own profile, export and erasure request, and the recordings HR shared with them;
 - ``it_admin``: system settings and health, no candidate data unless also ``hr``.
 
@@ -28,6 +33,9 @@ REVIEW_VERBS = {"comment", "feedback"}
 
 CANDIDATE_DATA = {"candidate", "interview", "recording", "report"}
 HR_ONLY_VERBS = {"erase", "invite", "share", "export", "request_erasure"}
+RATER_CALIBRATION_ROLES = {"hr", "it_admin", "dept_head"}
+"""Roles that see interviewer calibration (the scope of each: server/review/raters.py)."""
+
 SYSTEM_ACTIONS = {"admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage",
                   "migrations.view"}
 
@@ -138,6 +146,11 @@ def talentreel_permission(user, action, obj):
     org = _org_id(obj)
     if org is not None and org != user.organisation_id:
         return False  # never across organisations, whatever the role
+
+    if action == "rater_calibration.view":
+        # Aggregates of ratings with no candidate named, so an IT admin sees no candidate data;
+        # a dept_head's page reads only their departments' candidates' ratings.
+        return True if roles & RATER_CALIBRATION_ROLES else None
 
     if action == "search.run" and roles & {"dept_head", "interviewer"}:
         return True  # the talent pool search; its results are scoped like candidate lists

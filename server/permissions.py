@@ -16,6 +16,7 @@ ACTIONS = (
     "interview.list", "interview.view", "interview.create", "interview.edit",
     "recording.view", "recording.play", "recording.create",
     "report.view", "report.comment", "report.feedback", "calibration.view", "calibration.run",
+    "rater_calibration.view",
     "department.list", "grant.manage", "tag.manage", "search.run",
     "admin.access", "system.health", "system.settings", "user.manage", "plugins.view", "audit.view", "jobs.manage",
     "migrations.view",

@@ -20,6 +20,15 @@ def _active_grant_candidates(user):
     )
 
 
+def department_candidates(column, department_ids) -> pw.Expression:
+    """`column` (a candidate id) names a candidate who applied to, or was interviewed for, an
+    opening of one of the departments: a dept_head's reach (plugins/policy.py, dept_head_reaches)."""
+    depts = list(department_ids)
+    applied = m.Application.select(m.Application.candidate).join(m.Opening).where(m.Opening.department.in_(depts))
+    interviewed = m.Interview.select(m.Interview.candidate).join(m.Opening).where(m.Opening.department.in_(depts))
+    return column.in_(applied) | column.in_(interviewed)
+
+
 def candidates(user) -> pw.ModelSelect:
     base = m.Candidate.select().where(m.Candidate.organisation == user.organisation_id)
     roles = user.roles
@@ -27,11 +36,7 @@ def candidates(user) -> pw.ModelSelect:
         return base
     allowed = []
     if "dept_head" in roles and user.department_ids:
-        depts = list(user.department_ids)
-        allowed.append(m.Candidate.id.in_(
-            m.Application.select(m.Application.candidate).join(m.Opening).where(m.Opening.department.in_(depts))))
-        allowed.append(m.Candidate.id.in_(
-            m.Interview.select(m.Interview.candidate).join(m.Opening).where(m.Opening.department.in_(depts))))
+        allowed.append(department_candidates(m.Candidate.id, user.department_ids))
     if "interviewer" in roles:
         allowed.append(m.Candidate.id.in_(
             m.Interview.select(m.Interview.candidate).join(m.InterviewInterviewer).where(m.InterviewInterviewer.user == user)))
@@ -54,11 +59,7 @@ def interviews(user) -> pw.ModelSelect:
         return base
     allowed = []
     if "dept_head" in roles and user.department_ids:
-        depts = list(user.department_ids)
-        allowed.append(m.Interview.candidate.in_(
-            m.Application.select(m.Application.candidate).join(m.Opening).where(m.Opening.department.in_(depts))))
-        allowed.append(m.Interview.candidate.in_(
-            m.Interview.select(m.Interview.candidate).join(m.Opening).where(m.Opening.department.in_(depts))))
+        allowed.append(department_candidates(m.Interview.candidate, user.department_ids))
     if "interviewer" in roles:
         allowed.append(m.Interview.id.in_(
             m.InterviewInterviewer.select(m.InterviewInterviewer.interview).where(m.InterviewInterviewer.user == user)))

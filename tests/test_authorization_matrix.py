@@ -96,6 +96,10 @@ POLICY: dict[str, dict[str, str]] = {
     "playback.judge_cue": CANDIDATE_FILE,
     "web.calibration_page": HR_ONLY,
     "web.calibration_run": HR_ONLY,
+    # Interviewer calibration: aggregates only (no candidate named), so IT admins too; a dept_head's
+    # page counts only their departments' candidates (tests/test_rater_calibration.py); never the
+    # interviewers it judges.
+    "web.rater_calibration_page": {"hr": "A", "dept_head": "A", "it_admin": "A"},
     "web.interview_consent": HR_OBJECT,
     # --- monitoring: /metrics answers loopback (the test client's address) without sign-in; from
     # elsewhere only an IT admin or the metrics token (tests/test_monitoring.py). The player's

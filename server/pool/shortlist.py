@@ -1,5 +1,6 @@
 """Reusing pool candidates: compare a few side by side, export a shortlist, attach one to a new
-opening without a new interview (their recordings, reports and tags come along as they are)."""
+opening without a new interview (their recordings, reports and tags come along as they are).
+Both show reviewers' ratings beside the AI's scores (server/review/ratings.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .. import models as m
 from ..errors import NotFound, PermissionDenied, ValidationError
 from ..i18n import _
 from ..permissions import can
+from ..review import ratings as review_ratings
 from . import search, taxonomy
 
 COMPARE_MIN, COMPARE_MAX = 2, 4
@@ -38,9 +40,11 @@ def visible_candidates(user, ids, at_most: int = SHORTLIST_MAX) -> list[m.Candid
 
 def profiles(user, candidates: list[m.Candidate], locale: str | None) -> list[dict]:
     """Per candidate: competency scores, other tags, key moments (the best evidence of their
-    strongest tags). Reading them is a view of candidate data, so it is audited."""
+    strongest tags), and the reviewers' ratings the user may read with their averages. Reading
+    them is a view of candidate data, so it is audited."""
     ids = [c.id for c in candidates]
     tags = search.tags_of(ids, locale, limit=None)
+    rated = review_ratings.visible(user, candidates, locale)
     out = []
     for candidate in candidates:
         mine = tags.get(candidate.id, [])
@@ -60,33 +64,46 @@ def profiles(user, candidates: list[m.Candidate], locale: str | None) -> list[di
         out.append({"candidate": candidate,
                     "competencies": {t["name"]: t for t in mine if t["kind"] == "competency"},
                     "tags": [t for t in mine if t["kind"] != "competency"],
-                    "moments": moments})
-        audit.record("candidate.view", candidate, actor=user, details={"via": "talent pool"})
+                    "moments": moments,
+                    "ratings": rated[candidate.id],
+                    "rating_summary": review_ratings.summary(rated[candidate.id])})
+        audit.record("candidate.view", candidate, actor=user, details={"via": "talent pool", "ratings": len(rated[candidate.id])})
     return out
 
 
+def competency_labels(rows: list[dict]) -> dict[str, str]:
+    """{key: label} of every competency the AI scored or a reviewer rated, for the rows given."""
+    labels = {key: c["label"] for row in rows for key, c in row["rating_summary"]["competencies"].items()}
+    labels.update({name: tag["label"] for row in rows for name, tag in row["competencies"].items()})
+    return labels
+
+
 def compare(user, ids, locale: str | None) -> tuple[list[dict], list[str]]:
+    """The candidates' profiles, and the competencies to line them up by: scored by the AI or
+    rated by a reviewer for any of them."""
     candidates = visible_candidates(user, ids, COMPARE_MAX)
     if len(candidates) < COMPARE_MIN:
         raise ValidationError(_("Choose from %(min)d to %(max)d candidates to compare.", min=COMPARE_MIN, max=COMPARE_MAX),
                               field="candidate")
     rows = profiles(user, candidates, locale)
-    competencies = sorted({name for row in rows for name in row["competencies"]})
-    return rows, competencies
+    return rows, sorted(competency_labels(rows))
 
 
 def _table(user, ids, locale: str | None) -> tuple[list[str], list[list]]:
     rows = profiles(user, visible_candidates(user, ids), locale)
     competencies = sorted({name for row in rows for name in row["competencies"]})
     labels = {name: tag["label"] for row in rows for name, tag in row["competencies"].items()}
-    header = [_("Candidate"), _("E-mail")] + [labels[c] for c in competencies] + [_("Tags"), _("Key moment")]
+    header = ([_("Candidate"), _("E-mail")] + [labels[c] for c in competencies]
+              + [_("Average rating (1-5)"), _("Ratings"), _("Tags"), _("Key moment")])
     body = []
     for row in rows:
         candidate = row["candidate"]
         scores = [row["competencies"].get(c, {}).get("score") for c in competencies]
+        rated = row["rating_summary"]
+        mean = round(rated["average"], 2) if rated["average"] is not None else None
         tags = ", ".join(t["label"] for t in row["tags"])
         moment = row["moments"][0].url if row["moments"] else ""
-        body.append([candidate.name, candidate.email or ""] + scores + [tags, moment])
+        body.append([candidate.name, candidate.email or ""] + scores + [mean, rated["count"], tags, moment])
     return header, body
 
 

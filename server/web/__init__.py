@@ -31,4 +31,6 @@ def locale_code() -> str:
     return next((code for code in defaults.LOCALES if Locale.parse(code) == current), str(current))
 
 
-from . import calibration, candidates, consent, dashboard, display, interviews, openings, oversight, pool, privacy, uploads  # noqa: E402,F401  registers the views on web_bp
+# Imported for the views they register on web_bp.
+from . import calibration, candidates, consent, dashboard, display, interviews, openings, oversight  # noqa: E402,F401
+from . import pool, privacy, raters, uploads  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """Talent pool pages: search with hits that open the replay at their moment, saved searches,
-comparing 2-4 candidates, shortlist export (CSV, XLSX), attaching a pool candidate to an opening,
-manual tags, and the tag taxonomy HR edits (rename, merge, synonyms)."""
+comparing 2-4 candidates (AI scores beside reviewers' ratings), shortlist export (CSV, XLSX),
+attaching a pool candidate to an opening, manual tags, and the tag taxonomy HR edits (rename,
+merge, synonyms)."""
 
 from __future__ import annotations
 
@@ -85,8 +86,7 @@ def pool_compare():
     except ValidationError as exc:
         flash(str(exc))
         return redirect(request.referrer or url_for("web.pool_search_page"))
-    labels = {name: row["competencies"][name]["label"] for row in rows for name in row["competencies"]}
-    return render_template("pool/compare.html", rows=rows, competencies=competencies, labels=labels)
+    return render_template("pool/compare.html", rows=rows, competencies=competencies, labels=shortlist.competency_labels(rows))
 
 
 @web_bp.get("/pool/shortlist.<fmt>")
