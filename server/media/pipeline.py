@@ -11,10 +11,10 @@ The analyzers' 16 kHz WAV is not made here but by the analysis job, from video.m
 decoding and resampling the sound costs several times a remux, and a recording is playable
 without it.
 
-Each output has an ffmpeg of its own, all running at once (see _commands for why). Poster and
-thumbnails decode keyframes only: a few pictures instead of the whole video, so a remux stays
-close to the speed of a bare copy. The price is that a thumbnail shows the last keyframe before
-its time, and the poster is the first keyframe from 10% on; with long keyframe intervals,
+One ffmpeg makes video.mp4; poster and sprite are made at the same time in this process, from
+the source's keyframes only (pictures.py): a few pictures instead of the whole video, so a remux
+stays close to the speed of a bare copy. The price is that a thumbnail shows the last keyframe
+before its time, and the poster is the first keyframe from 10% on; with long keyframe intervals,
 neighbouring thumbnails repeat (`exact_thumbnails` buys them back with a full decode).
 
 The outputs are written into a work directory beside out_dir and renamed into place at the end,
@@ -33,15 +33,13 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from . import ffmpeg, sprite
+from . import ffmpeg, pictures, sprite
 from .probe import MediaInfo, check_complete, check_recording, probe
 
 VIDEO = "video.mp4"
 POSTER = "poster.jpg"
 SPRITE = "sprite.jpg"
 SPRITE_INDEX = "sprite.json"
-THUMBNAILS = "thumbnails.y4m"
-"""Raw thumbnails ffmpeg writes for sprite.tile; not an output."""
 
 COPYABLE_VIDEO_CODECS = {"h264"}
 COPYABLE_PIX_FMTS = {"yuv420p", "yuvj420p"}
@@ -53,13 +51,10 @@ X264_PRESET = "veryfast"
 X264_CRF = 23
 AAC_BITRATE = "128k"
 
-POSTER_AT = 0.10
-"""Where the poster is taken, as a fraction of the duration."""
-POSTER_MAX_WIDTH = 1280
-POSTER_QUALITY = 3
-"""mjpeg qscale, 2 (best) .. 31."""
-
 HASH_CHUNK_BYTES = 1024 * 1024
+
+PICTURES_STOP_SECONDS = 5.0
+"""How long a failing run waits for the pictures thread to notice (it checks between pictures)."""
 
 
 def _copies(info: MediaInfo) -> tuple[bool, bool | None]:
@@ -78,15 +73,13 @@ def plan(info: MediaInfo) -> str:
     return "remux" if copy_video and copy_audio is not False else "transcode"
 
 
-def _commands(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_audio: bool | None, grid: dict,
-              exact_thumbnails: bool) -> tuple[list[str], list[list[str]]]:
-    """The ffmpeg command making video.mp4, and those run alongside it: one per output.
+def _command(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_audio: bool | None) -> list[str]:
+    """The ffmpeg command making video.mp4.
 
-    One ffmpeg with several outputs can stall for good (seen with ffmpeg 9, in up to one run in
-    two on a 10-minute recording) when outputs that write steadily (video, audio) share it with
-    outputs that write rarely (thumbnails, poster): its scheduler paces the outputs against each
-    other. ffmpegs with one output each never stalled, and they spread over the cores by
-    themselves; reading the recording several times costs less than decoding it.
+    It has that one output. An ffmpeg with several outputs can stall for good (seen with ffmpeg 9,
+    in up to one run in two on a 10-minute recording) when outputs that write steadily (video,
+    audio) share it with outputs that write rarely (thumbnails, poster): its scheduler paces the
+    outputs against each other.
     """
     main = ["-i", str(source), "-map", "0:v:0"]
     if copy_video:
@@ -99,21 +92,7 @@ def _commands(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_
     if info.audio is not None:
         main += ["-map", "0:a:0"] + (["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-b:a", AAC_BITRATE])
     main += ["-movflags", "+faststart", "-f", "mp4", str(work / VIDEO)]
-
-    alongside = []
-    # Keyframes only, unless asked otherwise: the demuxer drops the other video packets before
-    # they reach the decoder.
-    pictures = [] if exact_thumbnails else ["-discard:v", "nokey", "-skip_frame", "nokey", "-threads", "1"]
-    pictures += ["-i", str(source), "-map", "0:v:0"]
-    alongside.append(pictures + ["-vf", sprite.thumbnail_filter(info.duration, grid), "-f", "yuv4mpegpipe", str(work / THUMBNAILS)])
-    # The first picture at or after poster_at; tpad repeats the last one when none comes that
-    # late (a camera switched off early), so there always is a poster.
-    poster_at = round(POSTER_AT * info.duration, 3)
-    poster = (f"tpad=stop_mode=clone:stop_duration={poster_at + 1:.3f},select=gte(t\\,{poster_at}),"
-              f"scale=w=min({POSTER_MAX_WIDTH}\\,iw):h=-2")
-    alongside.append(pictures + ["-vf", poster, "-frames:v", "1", "-q:v", str(POSTER_QUALITY), "-update", "1",
-                                 "-f", "image2", str(work / POSTER)])
-    return main, alongside
+    return main
 
 
 class _Beside(threading.Thread):
@@ -203,32 +182,35 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     # ffmpeg through the cancel check.
     complete = _Beside("media-check", check_complete, source, info)
     sha256 = _Beside("media-sha256", _sha256, source, abandon)
-    complete.start()
-    sha256.start()
+    # Poster and sprite in this process while ffmpeg copies or encodes (pictures.py says why).
+    made = _Beside("media-pictures", pictures.make, source, work, info.duration, grid, POSTER, SPRITE, SPRITE_INDEX,
+                   exact_thumbnails, abandon)
+    for part in (complete, sha256, made):
+        part.start()
     try:
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-        main, alongside = _commands(source, work, info, copy_video, copy_audio, grid, exact_thumbnails)
+        main = _command(source, work, info, copy_video, copy_audio)
         try:
-            ffmpeg.run(main, alongside=alongside, duration=info.duration, progress=progress, timeout=remaining,
-                       cancel=lambda: complete.failed or ffmpeg.is_cancelled(cancel))
+            ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining,
+                       cancel=lambda: complete.failed or made.failed or ffmpeg.is_cancelled(cancel))
         except ffmpeg.FfmpegError:
             complete.join()
             if complete.failed:  # the damage is the reason ffmpeg failed or was stopped
                 raise complete.error from None
+            if made.failed:  # e.g. a picture that does not decode: it names the cause better
+                raise made.error from None
             raise
         complete.result()
-        expected = [VIDEO, POSTER, THUMBNAILS]
-        missing = [name for name in expected if not (work / name).is_file() or (work / name).stat().st_size == 0]
-        if missing:
-            raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {', '.join(missing)}")
-        sprite.tile(work / THUMBNAILS, work / SPRITE, work / SPRITE_INDEX, grid)
-        (work / THUMBNAILS).unlink()
+        made.result()
+        if not (work / VIDEO).is_file() or (work / VIDEO).stat().st_size == 0:
+            raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {VIDEO}")
         output = probe(work / VIDEO)
         files = {path.name: path.stat().st_size for path in sorted(work.iterdir())}
         digest = sha256.result()
         _move_into_place(work, out_dir)
     except BaseException:
         abandon.set()
+        made.join(timeout=PICTURES_STOP_SECONDS)  # it writes into `work`: let it stop first
         shutil.rmtree(work, ignore_errors=True)
         raise
     return {

@@ -1,0 +1,94 @@
+"""The poster and the thumbnail sprite, from one pass over the recording's pictures, in-process.
+
+Both come from the source's keyframes only (the demuxer hands the decoder nothing else), so a
+ten-minute interview costs a few dozen small decodes. They used to be two more ffmpeg processes
+beside the one making video.mp4; on a remux, where that ffmpeg only copies packets, starting two
+more processes from a large worker (a fork each: ffmpeg must die with the job, which rules out
+vfork) and tiling their raw output afterwards cost as much as the copy itself. Here one thread
+does both while ffmpeg copies, and PyAV decodes without holding the GIL.
+
+Which picture goes where, as ffmpeg's fps and tpad filters chose before:
+- thumbnail i shows the latest picture at or before i x interval seconds from the start of the
+  recording (the first picture for times before it, the last one past the end);
+- the poster is the first picture at or after POSTER_AT of the duration, else the last one (a
+  camera switched off early), so there always is a poster.
+
+`exact` decodes every picture instead of keyframes: each thumbnail then shows its own moment,
+for a full decode's price.
+"""
+
+from __future__ import annotations
+
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from . import sprite
+
+POSTER_AT = 0.10
+"""Where the poster is taken, as a fraction of the duration: past the dark first frames of a webcam."""
+POSTER_MAX_WIDTH = 1280
+POSTER_QUALITY = 3
+"""mjpeg quantizer, 2 (best) .. 31."""
+
+
+class Abandoned(Exception):
+    """The job gave up (another part failed, a cancel) while pictures were being made."""
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2)) * 2)
+
+
+def _scaled(frame, width: int):
+    """The frame at `width` pixels wide (never enlarged), the height kept in proportion and even,
+    as 8-bit 4:2:0 (what the JPEG encoder and the tile filter take)."""
+    width = min(width, frame.width) if width else frame.width
+    width -= width % 2
+    return frame.reformat(width=width, height=_even(frame.height * width / frame.width), format="yuv420p")
+
+
+def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: str, sprite_name: str,
+         index_name: str, exact: bool = False, abandon: threading.Event | None = None) -> None:
+    """Write the poster and the sprite with its index for the recording at `source` into out_dir."""
+    slots = [i * grid["interval"] for i in range(grid["count"])]
+    poster_at = POSTER_AT * duration
+    thumbnails: list = [None] * len(slots)
+    poster = last = last_small = None
+    filled = 0  # slots whose time is before the current picture's, and so are settled
+    with av.open(str(source), metadata_errors="ignore") as container:
+        stream = container.streams.video[0]
+        if not exact:
+            # The demuxer drops the other pictures' packets before they reach Python (most of the
+            # cost was handing every packet over), and the decoder skips any that slip through.
+            stream.discard = av.stream.Discard.nonkey
+            stream.codec_context.skip_frame = "NONKEY"
+        start = (container.start_time or 0) / av.time_base  # times count from the start of video.mp4
+        for packet in container.demux(stream):
+            if abandon is not None and abandon.is_set():
+                raise Abandoned
+            if not exact and not packet.is_keyframe:
+                continue
+            for frame in packet.decode():
+                if frame.time is None:
+                    continue
+                at = frame.time - start
+                # Every slot before this picture gets the previous picture (or this, the first).
+                if filled < len(slots) and slots[filled] < at:
+                    small = last_small if last is not None else _scaled(frame, sprite.THUMB_WIDTH)
+                    while filled < len(slots) and slots[filled] < at:
+                        thumbnails[filled] = small
+                        filled += 1
+                if poster is None and at >= poster_at:
+                    poster = _scaled(frame, POSTER_MAX_WIDTH)
+                last, last_small = frame, None
+                if filled < len(slots):  # it may fill slots once the next picture (or the end) comes
+                    last_small = _scaled(frame, sprite.THUMB_WIDTH)
+    if last is None:
+        raise av.error.InvalidDataError(0, "no picture can be decoded")
+    for i in range(filled, len(slots)):
+        thumbnails[i] = last_small
+    (out_dir / poster_name).write_bytes(sprite.jpeg(poster or _scaled(last, POSTER_MAX_WIDTH), POSTER_QUALITY))
+    sprite.write(thumbnails, out_dir / sprite_name, out_dir / index_name, grid)
