@@ -17,7 +17,7 @@ from conftest import FIXTURES
 from talentreel.server.media import ffmpeg
 from talentreel.server.media.audio import extract_wav
 from talentreel.server.media.pipeline import plan, process
-from talentreel.server.media.probe import AudioInfo, MediaInfo, MediaRejected, VideoInfo
+from talentreel.server.media.probe import AudioInfo, MediaInfo, MediaRejected, VideoInfo, probe
 from talentreel.server.media.sprite import layout
 
 INTERVIEW = FIXTURES / "interview_en"
@@ -286,3 +286,31 @@ def test_exact_thumbnails_show_every_moment(processed, tmp_path):
     exact = process(INTERVIEW / "interview.mp4", tmp_path / "out", exact_thumbnails=True)
     assert exact["how"] == "remux"
     assert (tmp_path / "out" / "sprite.jpg").read_bytes() != (keyframes_out / "sprite.jpg").read_bytes()
+
+
+def test_pictures_of_a_recording_with_one_keyframe_held_by_the_decoder(tmp_path):
+    """I5001.flv (legacy export sample) has a single keyframe, which the H.264 decoder gives back
+    only when flushed at the end of the file: the flush must reach it, or there is no picture."""
+    from talentreel.server.media import pictures
+
+    source = FIXTURES.parent / "legacy-export" / "sample" / "videos" / "I5001.flv"
+    info = probe(source)
+    grid = layout(info.duration)
+    pictures.make(source, tmp_path, info.duration, grid, "poster.jpg", "sprite.jpg", "sprite.json")
+    with av.open(str(tmp_path / "poster.jpg")) as poster:
+        assert poster.streams.video[0].codec_context.width == info.video.width
+    index = json.loads((tmp_path / "sprite.json").read_text())
+    assert len(index["thumbnails"]) == grid["count"]
+
+
+def test_pictures_stop_when_the_job_gives_up(tmp_path):
+    import threading
+
+    from talentreel.server.media import pictures
+
+    abandon = threading.Event()
+    abandon.set()
+    with pytest.raises(pictures.Abandoned):
+        pictures.make(INTERVIEW / "interview.mp4", tmp_path, TRUTH["duration"], layout(TRUTH["duration"]),
+                      "poster.jpg", "sprite.jpg", "sprite.json", abandon=abandon)
+    assert list(tmp_path.iterdir()) == []

@@ -136,10 +136,15 @@ def test_signal_in_parent_kills_ffmpeg():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
-def test_ffmpeg_dies_with_a_killed_parent():
-    """SIGKILL leaves no `finally` to run: the kernel must take ffmpeg down with its parent."""
+@pytest.mark.parametrize("how", ["setpriv", "preexec"])
+def test_ffmpeg_dies_with_a_killed_parent(how):
+    """SIGKILL leaves no `finally` to run: the kernel must take ffmpeg down with its parent,
+    whether setpriv set the death signal or (where there is no setpriv) a preexec function."""
+    if how == "setpriv" and ffmpeg._setpriv() is None:
+        pytest.skip("no setpriv with --pdeathsig on this machine")
+    without = "ffmpeg._setpriv = lambda: None; " if how == "preexec" else ""
     parent = subprocess.Popen([sys.executable, "-c",
-                               f"from talentreel.server.media import ffmpeg; ffmpeg.run({ENDLESS!r})"])
+                               f"from talentreel.server.media import ffmpeg; {without}ffmpeg.run({ENDLESS!r})"])
     try:
         deadline = time.monotonic() + 10
         children = []

@@ -53,8 +53,8 @@ AAC_BITRATE = "128k"
 
 HASH_CHUNK_BYTES = 1024 * 1024
 
-PICTURES_STOP_SECONDS = 5.0
-"""How long a failing run waits for the pictures thread to notice (it checks between pictures)."""
+BESIDE_STOP_SECONDS = 5.0
+"""How long a failing run waits for the work beside ffmpeg to notice (it checks between pictures)."""
 
 
 def _copies(info: MediaInfo) -> tuple[bool, bool | None]:
@@ -131,6 +131,25 @@ def _sha256(path: Path, abandon: threading.Event) -> str | None:
     return None
 
 
+def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_thumbnails: bool,
+                   abandon: threading.Event, checked: dict) -> str | None:
+    """What runs beside ffmpeg (see process); returns the original's SHA-256."""
+    try:
+        check_complete(source, info)
+    except BaseException as exc:
+        checked["error"] = exc
+        raise
+    finally:
+        checked["done"] = True
+    pictures.make(source, work, info.duration, grid, POSTER, SPRITE, SPRITE_INDEX, exact_thumbnails, abandon)
+    return _sha256(source, abandon)
+
+
+def _wait_for(checked: dict, beside: _Beside) -> None:
+    while not checked.get("done") and beside.is_alive():
+        beside.join(timeout=0.01)
+
+
 def _remove_debris(out_dir: Path) -> None:
     """Work and old directories left by a run that was killed (a `finally` never ran). Only one
     media job runs per recording at a time, so none of these belongs to a live run."""
@@ -177,40 +196,36 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     _remove_debris(out_dir)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     abandon = threading.Event()
-    # Checking that the file is whole (for an FLV without index, a pass over all its packets)
-    # and hashing it need not hold ffmpeg up: they run beside it, and a damaged file stops
-    # ffmpeg through the cancel check.
-    complete = _Beside("media-check", check_complete, source, info)
-    sha256 = _Beside("media-sha256", _sha256, source, abandon)
-    # Poster and sprite in this process while ffmpeg copies or encodes (pictures.py says why).
-    made = _Beside("media-pictures", pictures.make, source, work, info.duration, grid, POSTER, SPRITE, SPRITE_INDEX,
-                   exact_thumbnails, abandon)
-    for part in (complete, sha256, made):
-        part.start()
+    # Beside ffmpeg, in one thread and in this order: check that the file is whole (for an FLV
+    # without index, a pass over all its packets; a damaged file stops ffmpeg through the cancel
+    # check), make poster and sprite (pictures.py says why here), hash the original. One thread,
+    # not three: ffmpeg keeps a core of its own on a 2-core worker (three threads beside it took
+    # turns on its core and made the whole job 40 % slower), and none of them is long.
+    checked: dict = {}  # "done" once the check has run, "error" when it refused the file
+    beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, abandon, checked)
+    beside.start()
     try:
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
         main = _command(source, work, info, copy_video, copy_audio)
         try:
             ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining,
-                       cancel=lambda: complete.failed or made.failed or ffmpeg.is_cancelled(cancel))
+                       cancel=lambda: beside.failed or ffmpeg.is_cancelled(cancel))
         except ffmpeg.FfmpegError:
-            complete.join()
-            if complete.failed:  # the damage is the reason ffmpeg failed or was stopped
-                raise complete.error from None
-            if made.failed:  # e.g. a picture that does not decode: it names the cause better
-                raise made.error from None
+            checked.get("done") or _wait_for(checked, beside)  # the check may yet find the damage
+            if "error" in checked:  # the damage is the reason ffmpeg failed or was stopped
+                raise checked["error"] from None
+            if beside.failed:  # e.g. a picture that does not decode: it names the cause better
+                raise beside.error from None
             raise
-        complete.result()
-        made.result()
+        digest = beside.result()
         if not (work / VIDEO).is_file() or (work / VIDEO).stat().st_size == 0:
             raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {VIDEO}")
         output = probe(work / VIDEO)
         files = {path.name: path.stat().st_size for path in sorted(work.iterdir())}
-        digest = sha256.result()
         _move_into_place(work, out_dir)
     except BaseException:
         abandon.set()
-        made.join(timeout=PICTURES_STOP_SECONDS)  # it writes into `work`: let it stop first
+        beside.join(timeout=BESIDE_STOP_SECONDS)  # it writes into `work`: let it stop first
         shutil.rmtree(work, ignore_errors=True)
         raise
     return {
