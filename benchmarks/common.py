@@ -76,6 +76,27 @@ def h264_flv() -> Path:
     return looped_flv("legacy_h264.flv", "h264_aac_10min.flv")
 
 
+def webcam_h264_flv() -> Path:
+    """Ten minutes of H.264/AAC in FLV at a webcam's rate (640x480, 25 fps, about 700 kb/s
+    video, 96 kb/s sound, a keyframe every 5 s, as Flash Media Server recorded interviews), made
+    once from ffmpeg's moving test pattern. The looped fixture runs at about 50 kb/s, where a
+    remux takes a tenth of a second and fixed costs are all one measures; this one weighs what a
+    real recording weighs."""
+    target = CACHE / "h264_aac_webcam_10min.flv"
+    if target.is_file() and target.stat().st_size > 0:
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial.flv")
+    log(f"making {target.name}: 640x480 test pattern and tone, x264 700 kb/s, 10 minutes (once; about a minute)")
+    subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", f"testsrc2=size=640x480:rate=25:duration={TEN_MINUTES:.0f}",
+                    "-f", "lavfi", "-i", f"sine=frequency=220:sample_rate=44100:duration={TEN_MINUTES:.0f}",
+                    "-c:v", "libx264", "-preset", "veryfast", "-b:v", "700k", "-maxrate", "900k", "-bufsize", "1400k",
+                    "-g", "125", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "flv", str(partial)], check=True)
+    os.replace(partial, target)
+    return target
+
+
 def sorenson_flv() -> Path:
     """Ten minutes of Sorenson Spark/MP3 in FLV: the media job transcodes it."""
     return looped_flv("legacy_sorenson.flv", "sorenson_mp3_10min.flv")

@@ -2,9 +2,9 @@
 
 Ours: the real job path, talentreel.workers.media.process_recording, run in this process as a
 worker's work horse runs it, on a recording already ingested (stored encrypted). It decrypts the
-original to a temporary file, runs the media engine (an ffmpeg per output, side by side, making
-video.mp4, the poster and the thumbnails, plus the sprite tiling), and stores every output
-encrypted (fsync included). The analyzers' WAV is the analysis job's work since it left this job. Running it again replaces the outputs, so each round does the whole job.
+original to a temporary file, runs the media engine (one ffmpeg making video.mp4 while a thread
+checks the input is whole, makes poster and sprite from its keyframes and hashes it), and stores
+every output encrypted (fsync included). The analyzers' WAV is the analysis job's work since it left this job. Running it again replaces the outputs, so each round does the whole job.
 
 Bare: ffmpeg alone making only the MP4, with the settings the engine uses:
   remux      ffmpeg -i h264.flv -map 0:v:0 -map 0:a:0 -c copy -movflags +faststart out.mp4
@@ -12,6 +12,11 @@ Bare: ffmpeg alone making only the MP4, with the settings the engine uses:
              -preset veryfast -crf 23 -c:a aac -b:a 128k -movflags +faststart out.mp4
 
 ratio = bare seconds / job seconds (1.0: as fast as bare ffmpeg), best of N rounds each.
+
+Inputs: the fixture looped to ten minutes (H.264/AAC and Sorenson/MP3; 3.8 and 15 MiB), and for
+the remux also ten minutes at a webcam's bit rate (common.webcam_h264_flv, about 58 MiB): on the
+looped fixture a bare remux takes about 0.1 s, so the job's fixed costs (a process, a database
+transaction, four encrypted objects) weigh as much as the copy.
 """
 
 from __future__ import annotations
@@ -85,10 +90,11 @@ def run(ctx: common.Context) -> dict:
     results = {"runs": runs, "path": "talentreel.workers.media.process_recording in-process (decrypt original, engine, store outputs encrypted)",
                "database": ctx.instance.database_url.split(":")[0], "cases": {}}
     results["cases"]["remux"] = _measure(ctx, "remux", common.h264_flv(), runs["remux"])
+    results["cases"]["remux-webcam"] = _measure(ctx, "remux", common.webcam_h264_flv(), runs["remux"])
     results["cases"]["transcode"] = _measure(ctx, "transcode", common.sorenson_flv(), runs["transcode"])
-    results["targets"] = [{"target": f"{kind} job >= {minimum}x the speed of bare ffmpeg",
-                           "value": f"{results['cases'][kind]['ratio']:.2f}x", "met": results["cases"][kind]["ratio"] >= minimum}
-                          for kind, minimum in TARGETS.items()]
+    results["targets"] = [{"target": f"{case} job >= {TARGETS[kind]}x the speed of bare ffmpeg",
+                           "value": f"{results['cases'][case]['ratio']:.2f}x", "met": results["cases"][case]["ratio"] >= TARGETS[kind]}
+                          for case, kind in (("remux", "remux"), ("remux-webcam", "remux"), ("transcode", "transcode"))]
     return results
 
 

@@ -314,3 +314,27 @@ def test_pictures_stop_when_the_job_gives_up(tmp_path):
         pictures.make(INTERVIEW / "interview.mp4", tmp_path, TRUTH["duration"], layout(TRUTH["duration"]),
                       "poster.jpg", "sprite.jpg", "sprite.json", abandon=abandon)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_thumbnail_shows_the_picture_of_its_time(tmp_path):
+    """Red for 5 s, then blue for 5 s, a keyframe at each start: the sprite's first five
+    thumbnails are red and the next five blue (keyframes only, rounded to the nearest slot)."""
+    from talentreel.server.media import pictures
+
+    source = tmp_path / "red-blue.mp4"
+    ffmpeg.run(["-f", "lavfi", "-i", "color=c=red:s=320x240:r=10:d=5", "-f", "lavfi", "-i", "color=c=blue:s=320x240:r=10:d=5",
+                "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-g", "50",
+                "-sc_threshold", "0", "-pix_fmt", "yuv420p", str(source)])
+    grid = layout(10.0)
+    pictures.make(source, tmp_path, 10.0, grid, "poster.jpg", "sprite.jpg", "sprite.json")
+    index = json.loads((tmp_path / "sprite.json").read_text())
+    with av.open(str(tmp_path / "sprite.jpg")) as image:
+        rgb = next(image.decode(video=0)).to_ndarray(format="rgb24")
+    colours = []
+    for tile in index["thumbnails"]:
+        r, g, b = rgb[tile["y"] + tile["h"] // 2, tile["x"] + tile["w"] // 2]
+        colours.append("red" if r > 200 and b < 60 else "blue" if b > 200 and r < 60 else f"{r},{g},{b}")
+    assert colours == ["red"] * 5 + ["blue"] * 5
+    with av.open(str(tmp_path / "poster.jpg")) as image:  # the first keyframe from 10 % (1 s) on: 5 s
+        r, g, b = next(image.decode(video=0)).to_ndarray(format="rgb24")[120, 160]
+    assert b > 200 and r < 60

@@ -8,8 +8,9 @@ vfork) and tiling their raw output afterwards cost as much as the copy itself. H
 does both while ffmpeg copies, and PyAV decodes without holding the GIL.
 
 Which picture goes where, as ffmpeg's fps and tpad filters chose before:
-- thumbnail i shows the latest picture at or before i x interval seconds from the start of the
-  recording (the first picture for times before it, the last one past the end);
+- thumbnail i shows the latest picture before (i + 1/2) x interval seconds from the start of the
+  recording, i.e. times are rounded to the nearest slot as the fps filter rounds them (the first
+  picture for slots before it, the last one past the end);
 - the poster is the first picture at or after POSTER_AT of the duration, else the last one (a
   camera switched off early), so there always is a poster.
 
@@ -61,12 +62,12 @@ class _Scaler:
 def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: str, sprite_name: str,
          index_name: str, exact: bool = False, abandon: threading.Event | None = None) -> None:
     """Write the poster and the sprite with its index for the recording at `source` into out_dir."""
-    slots = [i * grid["interval"] for i in range(grid["count"])]
+    slots = [(i + 0.5) * grid["interval"] for i in range(grid["count"])]  # where each slot's pictures end
     small, large = _Scaler(sprite.THUMB_WIDTH), _Scaler(POSTER_MAX_WIDTH)
     poster_at = POSTER_AT * duration
     thumbnails: list = [None] * len(slots)
-    poster = last = last_small = None
-    filled = 0  # slots whose time is before the current picture's, and so are settled
+    poster = last = None
+    filled = 0  # slots ending before the current picture's time, and so settled
     with av.open(str(source), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
         if not exact:
@@ -82,20 +83,21 @@ def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: 
                 if frame.time is None:
                     continue
                 at = frame.time - start
-                # Every slot before this picture gets the previous picture (or this, the first).
+                # The slots before this picture show the previous one (or this, the first): each
+                # picture is scaled at most once, and only if some slot shows it.
                 if filled < len(slots) and slots[filled] < at:
-                    earlier = last_small if last is not None else small(frame)
+                    earlier = small(last if last is not None else frame)
                     while filled < len(slots) and slots[filled] < at:
                         thumbnails[filled] = earlier
                         filled += 1
                 if poster is None and at >= poster_at:
                     poster = large(frame)
-                last, last_small = frame, None
-                if filled < len(slots):  # it may fill slots once the next picture (or the end) comes
-                    last_small = small(frame)
+                last = frame
     if last is None:
         raise av.error.InvalidDataError(0, "no picture can be decoded")
-    for i in range(filled, len(slots)):
-        thumbnails[i] = last_small
+    if filled < len(slots):
+        tail = small(last)
+        for i in range(filled, len(slots)):
+            thumbnails[i] = tail
     (out_dir / poster_name).write_bytes(sprite.jpeg(poster or large(last), POSTER_QUALITY))
     sprite.write(thumbnails, out_dir / sprite_name, out_dir / index_name, grid)
