@@ -117,9 +117,11 @@ def scenes(report: dict, taxonomy) -> list[dict]:
     for question in report.get("questions") or []:
         asked = question.get("question") or ""
         tokens = [Token(unit, 0.0, 0.0, i) for i, unit in enumerate(split(asked))]
+        if question.get("start") is None:  # listed but never heard: no moment to point at, no scene
+            continue
         for hit in longest_per_payload(index.find(tokens)):
             found.setdefault(hit.payload, []).append({
-                "start": question.get("start", 0.0), "end": question.get("end", 0.0), "question_index": question.get("index"),
+                "start": question["start"], "end": question.get("end") or question["start"], "question_index": question.get("index"),
                 "why": f"asked \u201c{asked}\u201d"})
     for key, hits in _answer_hits(report, entries).items():
         found.setdefault(key, []).extend(hits)

@@ -121,6 +121,18 @@ def fixture_interview() -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def questions_asked_in(recording: Path) -> list[str]:
+    """The interviewer's questions of a recorded fixture, from the truth.json beside it; [] for
+    any other file."""
+    truth = recording.parent / "truth.json"
+    if not truth.is_file():
+        return []
+    import json
+
+    segments = json.loads(truth.read_text(encoding="utf-8")).get("segments") or []
+    return [s["text"] for s in segments if s.get("speaker") == "interviewer" and s.get("text")]
+
+
 def make_demo_clip(target: Path) -> Path:
     """A short synthetic interview-like clip (test pattern and a tone) made with the bundled ffmpeg,
     for installations without the fixture interview."""
@@ -148,6 +160,12 @@ def seed_replay(app, media: Path | None = None) -> int:
     interview = m.Interview.select().where(m.Interview.candidate == candidate).first()
     with tempfile.TemporaryDirectory() as tmp:
         source = media or fixture_interview() or make_demo_clip(Path(tmp) / "demo.mp4")
+        asked = questions_asked_in(Path(source))
+        if asked and interview is not None:
+            # The report attaches answers to the interview's question list: it must be the list
+            # of questions this recording asks, or every answer stays unanswered.
+            interview.questions = asked
+            interview.save()
         recording = existing or ingest_file(state, Path(source), candidate=candidate, interview=interview,
                                             original_name=Path(source).name, source_ref="demo:interview", enqueue=False)
     worker_base.set_app(app)

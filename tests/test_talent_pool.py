@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
@@ -353,3 +354,28 @@ def test_replay_opens_at_the_requested_second(pool, client, login):
     assert start_second("53.5", recording) == 53.5
     assert start_second("-1", recording) is None and start_second("nan", recording) is None
     assert start_second("1e9", recording) is None and start_second("x", recording) is None
+
+
+def test_a_listed_question_never_heard_gives_no_scene_and_breaks_no_tags(pool):
+    """A question of the list that was never asked has no moment (start None): the scene tagger
+    must not point at it, and evidence without a time never sinks the recording's other tags."""
+    from talentreel.plugins import tagger_evidence
+
+    en, app = pool["en"], pool["app"]
+    report = m.Report.get(m.Report.recording == en)
+    data = dict(report.data)
+    data["questions"] = [dict(q, start=None, end=None, asked=None) for q in data["questions"]]
+    assert all(h["start"] is not None for t in tagger_evidence.scenes(data, None) for h in t["evidence"])
+
+    # A tagger that slips: its timeless moment is left out, the rest is stored.
+    def sloppy(report_data, competencies):
+        return [{"tag": "negotiation", "score": 0.5, "evidence": [{"start": None, "why": "?"}, {"start": 3.0, "why": "ok"}]}]
+
+    descriptions = [{"name": "sloppy", "run": "sloppy"}]
+    with app.app_context(), \
+            mock.patch.object(tagging, "taggers", lambda _app: descriptions), \
+            mock.patch.object(tagging, "resolve", lambda path: sloppy):
+        result = tagging.tag_recording(app, en)
+    assert result["taggers"] == {"sloppy": "ran"}
+    row = m.CandidateTag.get((m.CandidateTag.recording == en) & (m.CandidateTag.source == "sloppy"))
+    assert [e.start_seconds for e in row.evidence] == [3.0]

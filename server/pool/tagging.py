@@ -64,8 +64,15 @@ def tag_recording(app, recording: m.Recording) -> dict:
             for item in items:
                 tag = taxonomy.ensure_tag(candidate.organisation_id, item["tag"], item.get("kind", "competency"), item.get("labels"))
                 row = m.CandidateTag.create(candidate=candidate, tag=tag, score=item.get("score"), source=name, recording=recording)
+                # A moment without a time cannot be replayed: left out (and logged) rather than
+                # failing the whole recording's tags, which one tagger's slip would otherwise do.
+                moments = [e for e in item.get("evidence") or [] if isinstance(e.get("start"), (int, float))]
+                if len(moments) < len(item.get("evidence") or []):
+                    log.warning("tagger %s gave evidence without a start for tag %s on recording %s; left out",
+                                name, item["tag"], recording.id)
                 evidence = [{"candidate_tag": row.id, "recording": recording.id, "start_seconds": float(e["start"]),
-                             "end_seconds": float(e.get("end", e["start"])), "note": e.get("why")} for e in item.get("evidence") or []]
+                             "end_seconds": float(e.get("end") if e.get("end") is not None else e["start"]),
+                             "note": e.get("why")} for e in moments]
                 if evidence:
                     m.TagEvidence.insert_many(evidence).execute()
                 tagged += 1
