@@ -111,12 +111,13 @@ def generate(instance, scale: float, seed: int = 6) -> dict:
         first_candidate = (m.Candidate.select(m.Candidate.id).order_by(m.Candidate.id.desc()).scalar() or 0) + 1
         first_recording = (m.Recording.select(m.Recording.id).order_by(m.Recording.id.desc()).scalar() or 0) + 1
         now = m.utcnow().isoformat(sep=" ")
-        cand_rows = [(first_candidate + i, org.id, f"Pool Candidate {i}", True, now) for i in range(candidates)]
-        rec_rows = [(first_recording + i, first_candidate + i, "ready", float(SECONDS_PER_CANDIDATE), 0, "{}", "hot", now, now)
+        # Every NOT NULL column is given: peewee's defaults are Python-side, not in the schema.
+        cand_rows = [(first_candidate + i, org.id, f"Pool Candidate {i}", True, now, False) for i in range(candidates)]
+        rec_rows = [(first_recording + i, first_candidate + i, "ready", float(SECONDS_PER_CANDIDATE), 0, "{}", "hot", False, now, now)
                     for i in range(candidates)]
-        _load(db, postgres, "candidate", ("id", "organisation_id", "name", "in_talent_pool", "created_at"), cand_rows)
+        _load(db, postgres, "candidate", ("id", "organisation_id", "name", "in_talent_pool", "created_at", "legal_hold"), cand_rows)
         _load(db, postgres, "recording", ("id", "candidate_id", "state", "duration_seconds", "size_bytes", "media", "tier",
-                                          "created_at", "updated_at"), rec_rows)
+                                          "shared_with_candidate", "created_at", "updated_at"), rec_rows)
         log(f"  {candidates} candidates and recordings ({time.monotonic() - started:.0f} s)")
 
         # Candidate tags: 10 distinct tags per candidate, each with one evidence moment.
