@@ -34,6 +34,17 @@ def can(user, action: str, obj=None, app=None) -> bool:
     return any(v is True for v in votes)
 
 
+def visible(user, action: str, objs, app=None) -> list:
+    """The objects of `objs` the user may `action`, each one still asked of the permission hook
+    (a plugin's deny always wins), with the user's roles and departments read once for the whole
+    batch instead of once per object."""
+    objs = list(objs)
+    if user is None or not objs:
+        return []
+    with user.access_pinned():
+        return [obj for obj in objs if can(user, action, obj, app)]
+
+
 def require(action: str, obj=None) -> None:
     if not can(getattr(g, "user", None), action, obj):
         raise PermissionDenied(action)

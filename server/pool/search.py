@@ -21,7 +21,7 @@ from .. import models as m
 from .. import scoping
 from ..errors import ValidationError
 from ..i18n import _
-from ..permissions import can
+from ..permissions import visible
 from . import fulltext, segment, taxonomy
 from .query import And, FieldTerm, Not, Or, Query, QueryError, TagTerm, TextTerm, parse
 
@@ -206,10 +206,12 @@ def candidate_ids(user: m.User, query: Query | str) -> tuple[pw.ModelSelect, _Co
 def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None = None) -> Result:
     page, per_page = _page_numbers(page, per_page)
     query = parse(text)
-    select, compiler = candidate_ids(user, query)
-    counted = select.select(m.Candidate.id).order_by().limit(MAX_TOTAL + 1)  # any 1001 rows count: no sort
-    total = m.Candidate.select(pw.fn.COUNT(pw.SQL("*"))).from_(counted.alias("matched")).scalar()
-    rows = [c for c in select.paginate(page, per_page) if can(user, "candidate.view", c)]
+    # Roles and departments read once for the scoping and every row's permission check.
+    with user.access_pinned():
+        select, compiler = candidate_ids(user, query)
+        counted = select.select(m.Candidate.id).order_by().limit(MAX_TOTAL + 1)  # any 1001 rows count: no sort
+        total = m.Candidate.select(pw.fn.COUNT(pw.SQL("*"))).from_(counted.alias("matched")).scalar()
+        rows = visible(user, "candidate.view", select.paginate(page, per_page))
     hits = _hits(rows, query, compiler, locale)
     notes = list(compiler.notes)
     if total > MAX_TOTAL:
