@@ -91,6 +91,11 @@ class User(BaseModel):
     def _read_department_ids(self) -> set[int]:
         return {m.department_id for m in UserDepartment.select(UserDepartment.department).where(UserDepartment.user == self)}
 
+    def access_cache(self) -> dict | None:
+        """The dict of the current access_pinned() block, where permission plugins keep what they
+        read for a batch of checks (hook talentreel_permission_prefetch); None outside a block."""
+        return self.__dict__.get("_pinned_access")
+
     @contextlib.contextmanager
     def access_pinned(self):
         """Within the block, roles and departments are read from the database once, not at each

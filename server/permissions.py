@@ -41,7 +41,13 @@ def visible(user, action: str, objs, app=None) -> list:
     objs = list(objs)
     if user is None or not objs:
         return []
+    if not user.is_active:
+        return []
+    app = app or current_app
     with user.access_pinned():
+        # Plugins read what they need for the whole batch first (one query, not one per row) ...
+        app.extensions["talentreel"].plugins.hook.talentreel_permission_prefetch(user=user, action=action, objs=objs)
+        # ... and every object is still put to every plugin.
         return [obj for obj in objs if can(user, action, obj, app)]
 
 
