@@ -195,6 +195,18 @@ def test_frequent_terms_and_broad_queries_are_capped(pool, monkeypatch):
         run(pool, "teamwork", page=3, per_page=1)
 
 
+@pytest.mark.parametrize("text", ["teamwork", "teamwork AND NOT resilience", "negotiation OR teamwork",
+                                  "NOT negotiation", "teamwork>=0.1 negotiation", '"full price" OR teamwork'])
+def test_tag_terms_read_as_probes_or_lists_give_the_same_hits(pool, monkeypatch, text):
+    # On SQLite a bare tag term matched by many candidate tags becomes an EXISTS probe per candidate;
+    # the hits, their order, the total and the moments must not depend on which form ran.
+    monkeypatch.setattr(search, "_candidates_in_pool", lambda: 10**9)  # nothing counts as dense: lists
+    listed = run(pool, text).as_dict()
+    monkeypatch.setattr(search, "_candidates_in_pool", lambda: 0)  # every bare term is dense: probes
+    probed = run(pool, text).as_dict()
+    assert probed == listed
+
+
 def test_scoped_to_what_the_user_may_see(pool):
     head = pool["make_user"]("sales_head", roles=("dept_head",), departments=[pool["sales"]])
     assert names(run(pool, "negotiation", user=head)) == ["Alice Fixture"]
