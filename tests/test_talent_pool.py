@@ -198,7 +198,7 @@ def test_frequent_terms_and_broad_queries_are_capped(pool, monkeypatch):
 @pytest.mark.parametrize("text", ["teamwork", "teamwork AND NOT resilience", "negotiation OR teamwork",
                                   "NOT negotiation", "teamwork>=0.1 negotiation", '"full price" OR teamwork'])
 def test_tag_terms_read_as_probes_or_lists_give_the_same_hits(pool, monkeypatch, text):
-    # On SQLite a bare tag term matched by many candidate tags becomes an EXISTS probe per candidate;
+    # A bare tag term matched by many candidate tags becomes an EXISTS probe per candidate;
     # the hits, their order, the total and the moments must not depend on which form ran.
     monkeypatch.setattr(search, "_candidates_in_pool", lambda: 10**9)  # nothing counts as dense: lists
     listed = run(pool, text).as_dict()
