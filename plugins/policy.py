@@ -17,8 +17,9 @@ this policy but this policy never overrides a plugin's "no". It only says yes (o
 - ``candidate``: their own profile, export and erasure request, and the recordings HR shared with them;
 - ``it_admin``: system settings and health, no candidate data unless also ``hr``.
 
-Everything is read from the database at each call, so a change of role, department or grant
-takes effect on the next request.
+Everything is read from the database at each call, or once for a batch of checks (a list or
+search page, `permissions.visible`, hook talentreel_permission_prefetch), so a change of role,
+department or grant takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -69,7 +70,52 @@ def _org_id(obj):
     return candidate.organisation_id if candidate else None
 
 
+# --- one batch of checks (permissions.visible): read once for all rows ---------------------------
+
+PREFETCH_KEY = "policy.candidates"
+
+
+@hookimpl(trylast=True)
+def talentreel_permission_prefetch(user, action, objs):
+    """For a page of candidates, what the per-row checks below would each ask the database: which
+    of them the user reaches through their departments, their interviews, and their grants."""
+    cache = user.access_cache()
+    kind = action.partition(".")[0]
+    if cache is None or kind != "candidate" or not user.is_active:
+        return
+    ids = {obj.id for obj in objs if isinstance(obj, m.Candidate)}
+    roles = user.roles
+    if not ids or "hr" in roles or not roles - {"candidate"}:
+        return  # HR needs no row read; a candidate's own file is decided from the row itself
+    departments = user.department_ids
+    reached_by_dept = set()
+    if "dept_head" in roles and departments:
+        for model in (m.Application, m.Interview):
+            rows = (model.select(model.candidate).join(m.Opening)
+                    .where(model.candidate.in_(list(ids)) & m.Opening.department.in_(list(departments))).tuples())
+            reached_by_dept.update(cid for (cid,) in rows)
+    reached_by_interview = set()
+    if "interviewer" in roles:
+        rows = (m.InterviewInterviewer.select(m.Interview.candidate).join(m.Interview)
+                .where((m.InterviewInterviewer.user == user) & m.Interview.candidate.in_(list(ids))).tuples())
+        reached_by_interview.update(cid for (cid,) in rows)
+    grants: dict[int, list] = {}
+    for grant in _active_grants(user, ids):
+        grants.setdefault(grant.candidate_id, []).append(grant)
+    cache[PREFETCH_KEY] = {"ids": ids, "dept": reached_by_dept, "interview": reached_by_interview, "grants": grants}
+
+
+def _prefetched(user, candidate):
+    """What the batch read for this candidate, or None when it was not in a batch."""
+    cache = user.access_cache()
+    found = cache.get(PREFETCH_KEY) if cache is not None else None
+    return found if found is not None and candidate is not None and candidate.id in found["ids"] else None
+
+
 def dept_head_reaches(user, candidate) -> bool:
+    prefetched = _prefetched(user, candidate)
+    if prefetched is not None:
+        return candidate.id in prefetched["dept"]
     departments = user.department_ids
     if not departments:
         return False
@@ -97,6 +143,9 @@ def interviewer_assigned(user, interview) -> bool:
 
 
 def interviewer_reaches_candidate(user, candidate) -> bool:
+    prefetched = _prefetched(user, candidate)
+    if prefetched is not None:
+        return candidate.id in prefetched["interview"]
     return (
         m.InterviewInterviewer.select()
         .join(m.Interview)
@@ -109,25 +158,44 @@ GRANT_USE_TOUCH = dt.timedelta(hours=1)
 """A grant's last_used_at (which the access review reads) is written at most this often."""
 
 
-def active_grant(user, candidate, permission: str = "view") -> bool:
-    allowed = ("view", "edit") if permission == "view" else ("edit",)
+def _active_grants(user, candidate_ids):
     now = m.utcnow()
-    grant = (
-        m.Grant.select(m.Grant.id, m.Grant.last_used_at)
+    return list(
+        m.Grant.select(m.Grant.id, m.Grant.candidate, m.Grant.permission, m.Grant.last_used_at)
         .where(
             (m.Grant.user == user)
-            & (m.Grant.candidate == candidate)
-            & (m.Grant.permission.in_(allowed))
+            & (m.Grant.candidate.in_(list(candidate_ids)))
             & m.Grant.revoked_at.is_null()
             & (m.Grant.expires_at.is_null() | (m.Grant.expires_at > now))
         )
-        .first()
+        .order_by(m.Grant.id)
     )
+
+
+def active_grant(user, candidate, permission: str = "view") -> bool:
+    allowed = ("view", "edit") if permission == "view" else ("edit",)
+    now = m.utcnow()
+    prefetched = _prefetched(user, candidate)
+    if prefetched is not None:
+        grant = next((g for g in prefetched["grants"].get(candidate.id, []) if g.permission in allowed), None)
+    else:
+        grant = (
+            m.Grant.select(m.Grant.id, m.Grant.last_used_at)
+            .where(
+                (m.Grant.user == user)
+                & (m.Grant.candidate == candidate)
+                & (m.Grant.permission.in_(allowed))
+                & m.Grant.revoked_at.is_null()
+                & (m.Grant.expires_at.is_null() | (m.Grant.expires_at > now))
+            )
+            .first()
+        )
     if grant is None:
         return False
     if grant.last_used_at is None or now - grant.last_used_at > GRANT_USE_TOUCH:
         # Used now: the access review tells grants in use from forgotten ones.
         m.Grant.update(last_used_at=now).where(m.Grant.id == grant.id).execute()
+        grant.last_used_at = now  # a prefetched row is asked again within its batch: touch once
     return True
 
 

@@ -98,6 +98,24 @@ def talentreel_permission(user, action, obj):
 
 
 @hookspec
+def talentreel_permission_prefetch(user, action, objs):
+    """Read at once what ``talentreel_permission`` will need for each of many objects, before it
+    is asked about each: a list page or a search page checks its rows as one batch
+    (``permissions.visible``), and one query per row for each plugin does not scale.
+
+    :param user: the acting ``models.User``; ``user.access_cache()`` is a dict that lives for this
+        batch only (a role change still applies from the next request): keep what was read there,
+        under a key of your own, and look it up in ``talentreel_permission``.
+    :param action: the action every object of the batch is checked for, e.g. ``"candidate.view"``.
+    :param objs: the model instances of the batch (a list; may mix kinds).
+    :returns: nothing (the return value is ignored).
+    Combining: every implementation is called once per batch; ``talentreel_permission`` is still
+    asked about each object afterwards and decides as always (any deny wins). Optional: a plugin
+    without it is simply asked per object.
+    """
+
+
+@hookspec
 def talentreel_candidate_erased(candidate_id):
     """Forget what a plugin keeps about a candidate who is being erased (search index entries,
     caches, copies in external systems). Called after the candidate's key was destroyed and their

@@ -8,6 +8,7 @@ grants give explicit access beyond a role; audit events form a hash chain.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import peewee as pw
@@ -65,6 +66,14 @@ class User(BaseModel):
     @property
     def roles(self) -> set[str]:
         # Read on every request on purpose: a role change takes effect at the next request.
+        pinned = self.__dict__.get("_pinned_access")
+        if pinned is not None:
+            if pinned.get("roles") is None:
+                pinned["roles"] = frozenset(self._read_roles())
+            return set(pinned["roles"])
+        return self._read_roles()
+
+    def _read_roles(self) -> set[str]:
         return {r.role for r in UserRole.select(UserRole.role).where(UserRole.user == self)}
 
     def has_role(self, *roles: str) -> bool:
@@ -72,7 +81,35 @@ class User(BaseModel):
 
     @property
     def department_ids(self) -> set[int]:
+        pinned = self.__dict__.get("_pinned_access")
+        if pinned is not None:
+            if pinned.get("departments") is None:
+                pinned["departments"] = frozenset(self._read_department_ids())
+            return set(pinned["departments"])
+        return self._read_department_ids()
+
+    def _read_department_ids(self) -> set[int]:
         return {m.department_id for m in UserDepartment.select(UserDepartment.department).where(UserDepartment.user == self)}
+
+    def access_cache(self) -> dict | None:
+        """The dict of the current access_pinned() block, where permission plugins keep what they
+        read for a batch of checks (hook talentreel_permission_prefetch); None outside a block."""
+        return self.__dict__.get("_pinned_access")
+
+    @contextlib.contextmanager
+    def access_pinned(self):
+        """Within the block, roles and departments are read from the database once, not at each
+        use: a search asks the permission hook about every row it shows, and each ask read the
+        roles again (one query per row). Used for one operation inside one request only, so a role
+        change still takes effect at the next request. Nested blocks share the outer reading."""
+        if "_pinned_access" in self.__dict__:
+            yield self
+            return
+        self.__dict__["_pinned_access"] = {}
+        try:
+            yield self
+        finally:
+            self.__dict__.pop("_pinned_access", None)
 
 
 class UserRole(BaseModel):

@@ -34,6 +34,23 @@ def can(user, action: str, obj=None, app=None) -> bool:
     return any(v is True for v in votes)
 
 
+def visible(user, action: str, objs, app=None) -> list:
+    """The objects of `objs` the user may `action`, each one still asked of the permission hook
+    (a plugin's deny always wins), with the user's roles and departments read once for the whole
+    batch instead of once per object."""
+    objs = list(objs)
+    if user is None or not objs:
+        return []
+    if not user.is_active:
+        return []
+    app = app or current_app
+    with user.access_pinned():
+        # Plugins read what they need for the whole batch first (one query, not one per row) ...
+        app.extensions["talentreel"].plugins.hook.talentreel_permission_prefetch(user=user, action=action, objs=objs)
+        # ... and every object is still put to every plugin.
+        return [obj for obj in objs if can(user, action, obj, app)]
+
+
 def require(action: str, obj=None) -> None:
     if not can(getattr(g, "user", None), action, obj):
         raise PermissionDenied(action)

@@ -198,6 +198,69 @@ def test_hook_talentreel_permission(app_with_plugin, make_user):
         assert not can(hr, "candidate.delete", candidate)
 
 
+def test_hook_talentreel_permission_prefetch(app, make_user):
+    from talentreel.server.permissions import visible
+    from talentreel.server.plugins import hookimpl
+
+    class Blocklist:  # reads its list once per batch, then answers each row from it
+        def __init__(self):
+            self.batches = []
+
+        @hookimpl
+        def talentreel_permission_prefetch(self, user, action, objs):
+            self.batches.append((action, [o.id for o in objs]))
+            user.access_cache()["blocklist"] = {o.id for o in objs if o.name.startswith("Blocked")}
+
+        @hookimpl
+        def talentreel_permission(self, user, action, obj):
+            if not isinstance(obj, m.Candidate):
+                return None
+            cache = user.access_cache()
+            if cache is not None and "blocklist" in cache:
+                return False if obj.id in cache["blocklist"] else None
+            return False if obj.name.startswith("Blocked") else None  # outside a batch: read per object
+
+    plugin = Blocklist()
+    app.extensions["talentreel"].plugins.register(plugin)
+    from talentreel.server.accounts import default_organisation
+
+    org = default_organisation()
+    dept = m.Department.create(organisation=org, name="Sales")
+    other = m.Department.create(organisation=org, name="Tech")
+    sales, tech = (m.Opening.create(organisation=org, department=d, title=d.name) for d in (dept, other))
+    head = make_user("batch_head", roles=("dept_head",), departments=[dept])
+    rows = []
+    for i in range(6):
+        c = m.Candidate.create(organisation=org, name=("Blocked " if i == 0 else "Open ") + str(i))
+        m.Application.create(candidate=c, opening=sales if i % 2 == 0 else tech)
+        rows.append(c)
+    granted = rows[3]  # a Tech applicant, reached by a grant only
+    grant = m.Grant.create(user=head, candidate=granted, permission="view", granted_by=None)
+    with app.test_request_context():
+        one_by_one = [c.id for c in rows if can(head, "candidate.view", c)]
+        m.Grant.update(last_used_at=None).where(m.Grant.id == grant.id).execute()
+        statements = []
+        database = m.Candidate._meta.database
+        target = database.obj if hasattr(database, "obj") else database
+        original = target.execute_sql
+
+        def spy(sql, params=None, *args, **kwargs):
+            statements.append(sql)
+            return original(sql, params, *args, **kwargs)
+
+        target.execute_sql = spy
+        try:
+            batched = [c.id for c in visible(head, "candidate.view", rows)]
+        finally:
+            target.execute_sql = original
+    # Same answers as one check per row, the plugin's deny included (it works from its prefetch).
+    assert batched == one_by_one == [rows[2].id, granted.id, rows[4].id]
+    assert plugin.batches == [("candidate.view", [c.id for c in rows])]
+    # Reads per batch, not per row: roles, departments, two reach queries, grants.
+    assert sum(sql.lstrip().upper().startswith("SELECT") for sql in statements) <= 6, statements
+    assert m.Grant.get_by_id(grant.id).last_used_at is not None  # the access review still sees it used
+
+
 def test_hook_talentreel_candidate_erased(app, make_user):
     from talentreel.server.erasure import erase_candidate
     from talentreel.server.plugins import hookimpl

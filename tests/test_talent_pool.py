@@ -16,6 +16,7 @@ from conftest import PASSWORD, csrf_token_from
 from pool_helpers import analysed_candidate
 from talentreel.server import models as m
 from talentreel.server.accounts import create_api_token, default_organisation
+from talentreel.server.plugins import hookimpl
 from talentreel.server.pool import query as q
 from talentreel.server.pool import search, tagging, taxonomy
 from talentreel.server.pool.query import QueryError
@@ -195,6 +196,18 @@ def test_frequent_terms_and_broad_queries_are_capped(pool, monkeypatch):
         run(pool, "teamwork", page=3, per_page=1)
 
 
+@pytest.mark.parametrize("text", ["teamwork", "teamwork AND NOT resilience", "negotiation OR teamwork",
+                                  "NOT negotiation", "teamwork>=0.1 negotiation", '"full price" OR teamwork'])
+def test_tag_terms_read_as_probes_or_lists_give_the_same_hits(pool, monkeypatch, text):
+    # A bare tag term matched by many candidate tags becomes an EXISTS probe per candidate;
+    # the hits, their order, the total and the moments must not depend on which form ran.
+    monkeypatch.setattr(search, "_candidates_in_pool", lambda: 10**9)  # nothing counts as dense: lists
+    listed = run(pool, text).as_dict()
+    monkeypatch.setattr(search, "_candidates_in_pool", lambda: 0)  # every bare term is dense: probes
+    probed = run(pool, text).as_dict()
+    assert probed == listed
+
+
 def test_scoped_to_what_the_user_may_see(pool):
     head = pool["make_user"]("sales_head", roles=("dept_head",), departments=[pool["sales"]])
     assert names(run(pool, "negotiation", user=head)) == ["Alice Fixture"]
@@ -274,6 +287,72 @@ def test_api_search_and_saved_searches(pool, client):
     assert client.delete(f"{API}/searches/{listed[0]['id']}", headers=headers).status_code == 204
     spec = client.get(f"{API}/openapi.json").get_json()
     assert {"/search", "/searches", "/searches/{search_id}"} <= set(spec["paths"])
+
+
+class _DenyAlice:
+    """A third-party policy that hides one candidate; it also notes every candidate it is asked about."""
+
+    def __init__(self):
+        self.asked = []
+
+    @hookimpl
+    def talentreel_permission(self, user, action, obj):
+        if action == "candidate.view" and isinstance(obj, m.Candidate):
+            self.asked.append(obj.id)
+            if obj.name == "Alice Fixture":
+                return False
+        return None
+
+
+def test_every_result_shown_is_still_asked_of_the_permission_hook(pool, client):
+    # The rows of a page are checked as one batch (roles read once), but each row still goes to
+    # every plugin, and one plugin's deny hides it, through the API as in search.run.
+    plugins = pool["app"].extensions["talentreel"].plugins
+    deny = _DenyAlice()
+    plugins.register(deny, name="deny-alice")
+    try:
+        result = run(pool, "teamwork")
+        assert names(result) == ["王芳"]
+        assert sorted(deny.asked) == sorted([pool["en"].candidate_id, pool["zh"].candidate_id])
+        body = client.get(f"{API}/search", query_string={"q": "teamwork"}, headers=bearer(pool["hr"])).get_json()
+        assert [i["candidate"]["name"] for i in body["items"]] == ["王芳"]
+    finally:
+        plugins.unregister(name="deny-alice")
+    assert names(run(pool, "teamwork")) == ["Alice Fixture", "王芳"]
+
+
+def test_roles_are_read_once_per_search_and_again_at_the_next(pool, db):
+    hr = pool["hr"]
+    statements = []
+    target = db.obj if hasattr(db, "obj") else db
+    original = target.execute_sql
+
+    def spy(sql, params=None, *args, **kwargs):
+        statements.append(sql)
+        return original(sql, params, *args, **kwargs)
+
+    target.execute_sql = spy
+    try:
+        assert names(run(pool, "teamwork")) == ["Alice Fixture", "王芳"]
+    finally:
+        target.execute_sql = original
+    assert sum('"user_role"' in sql for sql in statements) == 1
+    m.UserRole.delete().where(m.UserRole.user == hr).execute()
+    assert names(run(pool, "teamwork")) == []  # no role any more: nothing in scope, at once
+    assert hr.roles == set()
+
+
+def test_api_search_is_audited_with_the_candidates_shown(pool, client):
+    headers = bearer(pool["hr"])
+    before = m.AuditEvent.select().where(m.AuditEvent.action == "pool.search").count()
+    body = client.get(f"{API}/search", query_string={"q": "teamwork"}, headers=headers).get_json()
+    events = list(m.AuditEvent.select().where(m.AuditEvent.action == "pool.search").order_by(m.AuditEvent.id))
+    assert len(events) == before + 1
+    assert events[-1].actor_id == pool["hr"].id
+    assert sorted(events[-1].details["candidates"]) == sorted(i["candidate"]["id"] for i in body["items"])
+    from talentreel.server import audit
+
+    assert audit.verify() == []
 
 
 def test_cli_search_json(pool, data_dir, database_url):

@@ -34,13 +34,16 @@ def _locale() -> str:
 
 @api_bp.get("/search")
 def search_pool():
-    require("search.run")
-    for name in request.args:
-        if name not in SEARCH_PARAMS:
-            raise invalid(name if len(name) <= 64 else name[:64] + "…", "unknown query parameter")
-    page = _int_param("page", 1, pool_search.MAX_TOTAL)
-    per_page = _int_param("per_page", pool_search.PAGE_SIZE, pool_search.MAX_PAGE_SIZE)
-    result = pool_search.run(g.user, request.args.get("q", ""), page, per_page, locale=_locale())
+    # The caller's roles read once for this request: the route's permission, the scoping of the
+    # results and the check of every result shown (a role change applies from the next request).
+    with g.user.access_pinned():
+        require("search.run")
+        for name in request.args:
+            if name not in SEARCH_PARAMS:
+                raise invalid(name if len(name) <= 64 else name[:64] + "…", "unknown query parameter")
+        page = _int_param("page", 1, pool_search.MAX_TOTAL)
+        per_page = _int_param("per_page", pool_search.PAGE_SIZE, pool_search.MAX_PAGE_SIZE)
+        result = pool_search.run(g.user, request.args.get("q", ""), page, per_page, locale=_locale())
     audit.record("pool.search", None, actor=g.user, details={"candidates": [h.candidate.id for h in result.items]})
     return jsonify(result.as_dict())
 

@@ -136,6 +136,11 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
                 shutil.copyfileobj(reader, out, 1024 * 1024)
         if data["database"].get("candidate_key_rows") is not None:
             Path(str(plain) + dump.KEY_SKELETON_SUFFIX).write_text(json.dumps(data["database"]["candidate_key_rows"]))
+        # Idle pooled connections of this process would outlive the database they were opened on
+        # (SQLite: the replaced file, whose WAL is deleted); drop them so the next use reconnects.
+        live = database_proxy.obj
+        if live is not None and hasattr(live, "close_idle"):
+            live.close_idle()
         dump.load(settings["database_url"], plain, data["database"]["engine"])
     if force:
         for stale in list(storage.keys("")):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
+import time
 from dataclasses import dataclass, field
 
 import peewee as pw
@@ -21,7 +23,7 @@ from .. import models as m
 from .. import scoping
 from ..errors import ValidationError
 from ..i18n import _
-from ..permissions import can
+from ..permissions import visible
 from . import fulltext, segment, taxonomy
 from .query import And, FieldTerm, Not, Or, Query, QueryError, TagTerm, TextTerm, parse
 
@@ -30,6 +32,15 @@ PASSAGE_CAP = 5000
 
 MAX_TOTAL = 1000
 """Matching candidates counted, and paged through, at most."""
+
+DENSE_FACTOR = 700
+"""A tag term is probed per candidate instead of listing its candidates (_Compiler._correlate)
+when it matches at least sqrt(DENSE_FACTOR x candidates) candidate tags: listing costs about one
+unit per match, probing about 0.7 per candidate passed over until 1,001 ids are found (SQLite
+timings on the benchmark pool), and the two meet there: 2,600 matches in a pool of 10,000
+candidates, 8,400 in 100,000."""
+
+_pool_size = (0, 0.0)  # (candidates, when counted): only chooses a plan, so a minute old is fine
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -124,7 +135,25 @@ class _Compiler:
             score = m.CandidateTag.score
             where &= {">=": score >= term.value, ">": score > term.value, "<=": score <= term.value,
                       "<": score < term.value, "=": score == term.value}[term.op]
+        if term.op is None and self._correlate(where):
+            return pw.fn.EXISTS(m.CandidateTag.select(pw.SQL("1")).where(where & (m.CandidateTag.candidate == m.Candidate.id)))
         return m.Candidate.id.in_(m.CandidateTag.select(m.CandidateTag.candidate).where(where))
+
+    def _correlate(self, where) -> bool:
+        """Whether a tag term reads better as a probe per candidate than as a list.
+
+        `id IN (sub-select)` of a common tag (a third of the pool) makes SQLite build the whole
+        list first and PostgreSQL hash it, before the candidates are walked newest first; a probe
+        of the (candidate, tag) index per candidate (`EXISTS`: on PostgreSQL a semi- or anti-join)
+        stops as soon as the page and the count have what they need, but costs a probe per
+        candidate passed over, so it only pays for a term many candidates match. The index tells,
+        counting at most a few thousand entries (a fraction of a millisecond). Only for terms
+        without a score: the (candidate, tag) index holds no score, and reading each row for it
+        made the probe cost more than the list. On the scale-1 pool: `teamwork AND NOT resilience`
+        18 ms as lists, 3 ms as probes on PostgreSQL; `negotiation` 16 and 1.2 ms on SQLite."""
+        dense = max(1, int(math.sqrt(DENSE_FACTOR * _candidates_in_pool())))
+        matched = m.CandidateTag.select(pw.SQL("1")).where(where).limit(dense)
+        return m.CandidateTag.select(pw.fn.COUNT(pw.SQL("*"))).from_(matched.alias("probe")).scalar() >= dense
 
     def _unknown_tag(self, name: str) -> str:
         names = [t.name for t in m.Tag.select(m.Tag.name).where((m.Tag.organisation == self.org) & m.Tag.merged_into.is_null()).limit(2000)]
@@ -149,7 +178,7 @@ class _Compiler:
             return pw.SQL("1 = 0")
         # Ids the database just gave, written as a literal list: thousands of bound parameters
         # would cost more to render than the query takes.
-        return m.Candidate.id.in_(pw.SQL("(" + ",".join(str(int(i)) for i in ids) + ")"))
+        return m.Candidate.id.in_(pw.SQL("(" + ",".join(map(str, map(int, ids))) + ")"))
 
     def field(self, term: FieldTerm):
         if term.field == "dept":
@@ -180,6 +209,15 @@ class _Compiler:
                 | m.Candidate.id.in_(m.Interview.select(m.Interview.candidate).where(m.Interview.opening.in_(openings))))
 
 
+def _candidates_in_pool() -> int:
+    global _pool_size
+    count, when = _pool_size
+    if time.monotonic() - when > 60:
+        count = m.Candidate.select().count()
+        _pool_size = (count, time.monotonic())
+    return count
+
+
 def _page_numbers(page, per_page) -> tuple[int, int]:
     try:
         page = int(page or 1)
@@ -206,10 +244,21 @@ def candidate_ids(user: m.User, query: Query | str) -> tuple[pw.ModelSelect, _Co
 def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None = None) -> Result:
     page, per_page = _page_numbers(page, per_page)
     query = parse(text)
-    select, compiler = candidate_ids(user, query)
-    counted = select.select(m.Candidate.id).order_by().limit(MAX_TOTAL + 1)  # any 1001 rows count: no sort
-    total = m.Candidate.select(pw.fn.COUNT(pw.SQL("*"))).from_(counted.alias("matched")).scalar()
-    rows = [c for c in select.paginate(page, per_page) if can(user, "candidate.view", c)]
+    # Roles and departments read once for the scoping and every row's permission check.
+    with user.access_pinned():
+        select, compiler = candidate_ids(user, query)
+        # One statement gives both the count (up to MAX_TOTAL + 1) and the page: the matching ids
+        # newest first, as far as the page reaches. A separate count and page query evaluated the
+        # whole condition twice; the ids come in primary-key order, which both databases read
+        # from the key itself.
+        first = (page - 1) * per_page
+        # Read off the cursor: a thousand ids through peewee's row processing cost more than the query.
+        sql, params = select.select(m.Candidate.id).limit(max(MAX_TOTAL + 1, first + per_page)).sql()
+        ids = [row[0] for row in m.Candidate._meta.database.execute_sql(sql, params).fetchall()]
+        total = len(ids)
+        page_ids = ids[first:first + per_page]
+        page_rows = m.Candidate.select().where(m.Candidate.id.in_(page_ids)).order_by(m.Candidate.id.desc()) if page_ids else []
+        rows = visible(user, "candidate.view", page_rows)
     hits = _hits(rows, query, compiler, locale)
     notes = list(compiler.notes)
     if total > MAX_TOTAL:

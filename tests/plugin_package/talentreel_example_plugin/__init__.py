@@ -74,6 +74,14 @@ def talentreel_permission(user, action, obj):
 
 
 @hookimpl
+def talentreel_permission_prefetch(user, action, objs):
+    # Called once before a page of rows is checked one by one: a plugin whose rule reads the
+    # database reads it here for the whole page and keeps it in user.access_cache() (this rule
+    # needs nothing, so it keeps nothing).
+    return None
+
+
+@hookimpl
 def talentreel_migrators():
     return [{"kind": "example-csv", "version": "1.0", "title": "Example CSV", "reader": "talentreel_example_plugin:Reader"}]
 
