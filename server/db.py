@@ -8,6 +8,8 @@ and gives it back after.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -26,6 +28,58 @@ SQLITE_PRAGMAS = (
 )
 
 
+class FileBoundSqlitePool(PooledSqliteDatabase):
+    """A pool of SQLite connections, each used only while the file at the database's path is still
+    the file it opened.
+
+    A pooled connection holds its file open: if the file is replaced (a restore by another
+    process, an admin copying a backup in) or moved away (its volume unmounted), the connection
+    would go on reading and writing the old file, and writes would be lost without an error. So
+    each check-out compares the path's device and inode with the connection's (one stat, a couple
+    of microseconds); a connection whose file is no longer there is closed and a new one opened,
+    which fails like any unavailable database (503) when there is no database file at the path.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._files: dict[int, tuple[int, int]] = {}  # conn_key -> (st_dev, st_ino) it opened
+        self._files_lock = threading.Lock()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.database)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _connect(self):
+        conn = super()._connect()
+        key = self.conn_key(conn)
+        with self._files_lock:
+            if key not in self._files:  # a new connection: remember the file it opened
+                self._files[key] = self._identity()
+        return conn
+
+    def _is_closed(self, conn):
+        if super()._is_closed(conn):
+            self._forget(conn)
+            return True
+        with self._files_lock:
+            opened = self._files.get(self.conn_key(conn))
+        if opened is not None and opened == self._identity():
+            return False
+        self._close_raw(conn)  # its file was replaced or moved away: never use it again
+        return True
+
+    def _close_raw(self, conn):
+        self._forget(conn)
+        super()._close_raw(conn)
+
+    def _forget(self, conn) -> None:
+        with self._files_lock:
+            self._files.pop(self.conn_key(conn), None)
+
+
 def open_database(url: str) -> peewee.Database:
     """Build (not connect) the peewee database for a URL."""
     parsed = urlparse(url)
@@ -41,10 +95,11 @@ def open_database(url: str) -> peewee.Database:
         # Pooled like PostgreSQL: opening a connection runs the pragmas, and closing the last one
         # checkpoints the WAL and deletes it, only for the next request to create it again; per
         # request, that was most of the cost of a search that finds nothing. Connections never
-        # cross a fork (serve.py and workers/base.py drop the pool), and a pooled connection left
-        # in a transaction is rolled back before reuse.
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False,
-                                    max_connections=32, stale_timeout=300)
+        # cross a fork (serve.py and workers/base.py drop the pool), a pooled connection left
+        # in a transaction is rolled back before reuse, and one whose file was replaced or moved
+        # away is never reused (FileBoundSqlitePool).
+        return FileBoundSqlitePool(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False,
+                                   max_connections=32, stale_timeout=300)
     if parsed.scheme in ("postgres", "postgresql"):
         return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")),
