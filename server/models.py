@@ -66,12 +66,7 @@ class User(BaseModel):
     @property
     def roles(self) -> set[str]:
         # Read on every request on purpose: a role change takes effect at the next request.
-        pinned = self.__dict__.get("_pinned_access")
-        if pinned is not None:
-            if pinned.get("roles") is None:
-                pinned["roles"] = frozenset(self._read_roles())
-            return set(pinned["roles"])
-        return self._read_roles()
+        return self._pinned_read("roles", self._read_roles)
 
     def _read_roles(self) -> set[str]:
         return {r.role for r in UserRole.select(UserRole.role).where(UserRole.user == self)}
@@ -81,15 +76,19 @@ class User(BaseModel):
 
     @property
     def department_ids(self) -> set[int]:
-        pinned = self.__dict__.get("_pinned_access")
-        if pinned is not None:
-            if pinned.get("departments") is None:
-                pinned["departments"] = frozenset(self._read_department_ids())
-            return set(pinned["departments"])
-        return self._read_department_ids()
+        return self._pinned_read("departments", self._read_department_ids)
 
     def _read_department_ids(self) -> set[int]:
         return {m.department_id for m in UserDepartment.select(UserDepartment.department).where(UserDepartment.user == self)}
+
+    def _pinned_read(self, key: str, read) -> set:
+        """read(), or inside an access_pinned() block the block's one reading of it (a copy)."""
+        pinned = self.__dict__.get("_pinned_access")
+        if pinned is None:
+            return read()
+        if pinned.get(key) is None:
+            pinned[key] = frozenset(read())
+        return set(pinned[key])
 
     def access_cache(self) -> dict | None:
         """The dict of the current access_pinned() block, where permission plugins keep what they
