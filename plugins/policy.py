@@ -28,6 +28,7 @@ import datetime as dt
 
 from talentreel.server import models as m
 from talentreel.server.plugins import hookimpl
+from talentreel.server.scoping import department_candidates
 
 REVIEW_VERBS = {"comment", "feedback"}
 """Verbs on a report that reviewers who may read it may also perform: adding their own review."""
@@ -90,10 +91,10 @@ def talentreel_permission_prefetch(user, action, objs):
     departments = user.department_ids
     reached_by_dept = set()
     if "dept_head" in roles and departments:
-        for model in (m.Application, m.Interview):
-            rows = (model.select(model.candidate).join(m.Opening)
-                    .where(model.candidate.in_(list(ids)) & m.Opening.department.in_(list(departments))).tuples())
-            reached_by_dept.update(cid for (cid,) in rows)
+        # The same reach as the dept_head's candidate lists (scoping.department_candidates).
+        rows = (m.Candidate.select(m.Candidate.id)
+                .where(m.Candidate.id.in_(list(ids)) & department_candidates(m.Candidate.id, departments)).tuples())
+        reached_by_dept.update(cid for (cid,) in rows)
     reached_by_interview = set()
     if "interviewer" in roles:
         rows = (m.InterviewInterviewer.select(m.Interview.candidate).join(m.Interview)
@@ -176,20 +177,8 @@ def active_grant(user, candidate, permission: str = "view") -> bool:
     allowed = ("view", "edit") if permission == "view" else ("edit",)
     now = m.utcnow()
     prefetched = _prefetched(user, candidate)
-    if prefetched is not None:
-        grant = next((g for g in prefetched["grants"].get(candidate.id, []) if g.permission in allowed), None)
-    else:
-        grant = (
-            m.Grant.select(m.Grant.id, m.Grant.last_used_at)
-            .where(
-                (m.Grant.user == user)
-                & (m.Grant.candidate == candidate)
-                & (m.Grant.permission.in_(allowed))
-                & m.Grant.revoked_at.is_null()
-                & (m.Grant.expires_at.is_null() | (m.Grant.expires_at > now))
-            )
-            .first()
-        )
+    grants = prefetched["grants"].get(candidate.id, []) if prefetched is not None else _active_grants(user, [candidate])
+    grant = next((g for g in grants if g.permission in allowed), None)
     if grant is None:
         return False
     if grant.last_used_at is None or now - grant.last_used_at > GRANT_USE_TOUCH:
