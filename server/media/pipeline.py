@@ -131,23 +131,26 @@ def _sha256(path: Path, abandon: threading.Event) -> str | None:
     return None
 
 
+class _Check:
+    """How the completeness check beside ffmpeg ended, readable before its thread has ended."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
 def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_thumbnails: bool,
-                   abandon: threading.Event, checked: dict) -> str | None:
+                   abandon: threading.Event, checked: _Check) -> str | None:
     """What runs beside ffmpeg (see process); returns the original's SHA-256."""
     try:
         check_complete(source, info)
     except BaseException as exc:
-        checked["error"] = exc
+        checked.error = exc
         raise
     finally:
-        checked["done"] = True
+        checked.done.set()
     pictures.make(source, work, info.duration, grid, POSTER, SPRITE, SPRITE_INDEX, exact_thumbnails, abandon)
     return _sha256(source, abandon)
-
-
-def _wait_for(checked: dict, beside: _Beside) -> None:
-    while not checked.get("done") and beside.is_alive():
-        beside.join(timeout=0.01)
 
 
 def _remove_debris(out_dir: Path) -> None:
@@ -201,7 +204,7 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     # check), make poster and sprite (pictures.py says why here), hash the original. One thread,
     # not three: ffmpeg keeps a core of its own on a 2-core worker (three threads beside it took
     # turns on its core and made the whole job 40 % slower), and none of them is long.
-    checked: dict = {}  # "done" once the check has run, "error" when it refused the file
+    checked = _Check()
     beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, abandon, checked)
     beside.start()
     try:
@@ -211,9 +214,9 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
             ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining,
                        cancel=lambda: beside.failed or ffmpeg.is_cancelled(cancel))
         except ffmpeg.FfmpegError:
-            checked.get("done") or _wait_for(checked, beside)  # the check may yet find the damage
-            if "error" in checked:  # the damage is the reason ffmpeg failed or was stopped
-                raise checked["error"] from None
+            checked.done.wait()  # the check may yet find the damage
+            if checked.error is not None:  # the damage is the reason ffmpeg failed or was stopped
+                raise checked.error from None
             if beside.failed:  # e.g. a picture that does not decode: it names the cause better
                 raise beside.error from None
             raise
