@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import contextlib
 import re
 import shutil
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -186,6 +188,43 @@ def prometheus_executables():
     if missing:
         pytest.fail(f"{', '.join(missing)} missing: install Debian's prometheus package (apt-get install prometheus)")
     return wanted
+
+
+@contextlib.contextmanager
+def recorded_sql(database):
+    """The SQL statements `database` (a peewee database or its proxy) runs inside the block."""
+    target = database.obj if hasattr(database, "obj") else database
+    statements: list[str] = []
+    original = target.execute_sql
+
+    def spy(sql, params=None, *args, **kwargs):
+        statements.append(sql)
+        return original(sql, params, *args, **kwargs)
+
+    target.execute_sql = spy
+    try:
+        yield statements
+    finally:
+        target.execute_sql = original
+
+
+class JobTimeout(Exception):
+    """What RQ's job timeout raises in a work horse's main thread (from its SIGALRM handler)."""
+
+
+@contextlib.contextmanager
+def job_timeout_after(seconds: float):
+    """Raise JobTimeout in this thread after `seconds`, as RQ ends a job that runs too long."""
+    def alarm(signum, frame):
+        raise JobTimeout
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def csrf_token_from(html: str) -> str:

@@ -10,6 +10,7 @@ import time
 import psutil
 import pytest
 
+from conftest import JobTimeout, job_timeout_after
 from talentreel.server.analysis import parallel
 
 
@@ -55,21 +56,9 @@ def test_a_child_killed_outright_is_reported():
 def test_children_are_killed_when_the_parent_gives_up():
     # A job timeout arrives as an exception in the parent (RQ's SIGALRM handler): the decoders
     # must not go on burning CPU for a job that is over.
-    class Timeout(Exception):
-        pass
-
-    def alarm(signum, frame):
-        raise Timeout
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, 0.5)
     started = time.monotonic()
-    try:
-        with pytest.raises(Timeout):
-            parallel.fork_map(lambda k: time.sleep(60), 2)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(JobTimeout), job_timeout_after(0.5):
+        parallel.fork_map(lambda k: time.sleep(60), 2)
     assert time.monotonic() - started < 10
     assert not psutil.Process().children()
 

@@ -12,6 +12,7 @@ import time
 import psutil
 import pytest
 
+from conftest import JobTimeout, job_timeout_after
 from talentreel.server.errors import TalentReelError
 from talentreel.server.media import ffmpeg
 
@@ -118,21 +119,8 @@ def test_exception_in_progress_callback_kills_ffmpeg():
 
 def test_signal_in_parent_kills_ffmpeg():
     """RQ's job timeout is SIGALRM raising an exception in the work horse's main thread."""
-
-    class JobTimeout(Exception):
-        pass
-
-    def on_alarm(signum, frame):
-        raise JobTimeout
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 0.4)
-        with pytest.raises(JobTimeout):
-            ffmpeg.run(ENDLESS)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with pytest.raises(JobTimeout), job_timeout_after(0.4):
+        ffmpeg.run(ENDLESS)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import recorded_sql
 from talentreel.server import hookspecs, models as m
 from talentreel.server.errors import PluginError
 from talentreel.server.permissions import can
@@ -239,20 +240,8 @@ def test_hook_talentreel_permission_prefetch(app, make_user):
     with app.test_request_context():
         one_by_one = [c.id for c in rows if can(head, "candidate.view", c)]
         m.Grant.update(last_used_at=None).where(m.Grant.id == grant.id).execute()
-        statements = []
-        database = m.Candidate._meta.database
-        target = database.obj if hasattr(database, "obj") else database
-        original = target.execute_sql
-
-        def spy(sql, params=None, *args, **kwargs):
-            statements.append(sql)
-            return original(sql, params, *args, **kwargs)
-
-        target.execute_sql = spy
-        try:
+        with recorded_sql(m.Candidate._meta.database) as statements:
             batched = [c.id for c in visible(head, "candidate.view", rows)]
-        finally:
-            target.execute_sql = original
     # Same answers as one check per row, the plugin's deny included (it works from its prefetch).
     assert batched == one_by_one == [rows[2].id, granted.id, rows[4].id]
     assert plugin.batches == [("candidate.view", [c.id for c in rows])]

@@ -12,7 +12,7 @@ from unittest import mock
 
 import pytest
 
-from conftest import PASSWORD, csrf_token_from
+from conftest import PASSWORD, csrf_token_from, recorded_sql
 from pool_helpers import analysed_candidate
 from talentreel.server import models as m
 from talentreel.server.accounts import create_api_token, default_organisation
@@ -323,19 +323,8 @@ def test_every_result_shown_is_still_asked_of_the_permission_hook(pool, client):
 
 def test_roles_are_read_once_per_search_and_again_at_the_next(pool, db):
     hr = pool["hr"]
-    statements = []
-    target = db.obj if hasattr(db, "obj") else db
-    original = target.execute_sql
-
-    def spy(sql, params=None, *args, **kwargs):
-        statements.append(sql)
-        return original(sql, params, *args, **kwargs)
-
-    target.execute_sql = spy
-    try:
+    with recorded_sql(db) as statements:
         assert names(run(pool, "teamwork")) == ["Alice Fixture", "王芳"]
-    finally:
-        target.execute_sql = original
     assert sum('"user_role"' in sql for sql in statements) == 1
     m.UserRole.delete().where(m.UserRole.user == hr).execute()
     assert names(run(pool, "teamwork")) == []  # no role any more: nothing in scope, at once
