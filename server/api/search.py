@@ -44,7 +44,7 @@ def search_pool():
         page = _int_param("page", 1, pool_search.MAX_TOTAL)
         per_page = _int_param("per_page", pool_search.PAGE_SIZE, pool_search.MAX_PAGE_SIZE)
         result = pool_search.run(g.user, request.args.get("q", ""), page, per_page, locale=_locale())
-    audit.record("pool.search", None, actor=g.user, details={"candidates": [h.candidate.id for h in result.items]})
+    audit.record("pool.search", None, actor=g.user, details={"candidates": [h.candidate.id for h in result.items]}, wait_for_disk=False)
     return jsonify(result.as_dict())
 
 

@@ -33,7 +33,7 @@ def pool_search_page():
     if q:
         try:
             result = pool_search.run(g.user, q, page=_page_number(), locale=locale_code())
-            audit.record("pool.search", None, details={"candidates": [h.candidate.id for h in result.items]})
+            audit.record("pool.search", None, details={"candidates": [h.candidate.id for h in result.items]}, wait_for_disk=False)
         except ValidationError as exc:
             error = str(exc)
     saved = m.SavedSearch.select().where(m.SavedSearch.user == g.user).order_by(m.SavedSearch.name)
