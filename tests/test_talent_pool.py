@@ -18,7 +18,7 @@ from talentreel.server import models as m
 from talentreel.server.accounts import create_api_token, default_organisation
 from talentreel.server.plugins import hookimpl
 from talentreel.server.pool import query as q
-from talentreel.server.pool import search, tagging, taxonomy
+from talentreel.server.pool import plan, search, tagging, taxonomy
 from talentreel.server.pool.query import QueryError
 
 API = "/api/v1"
@@ -197,15 +197,44 @@ def test_frequent_terms_and_broad_queries_are_capped(pool, monkeypatch):
 
 
 @pytest.mark.parametrize("text", ["teamwork", "teamwork AND NOT resilience", "negotiation OR teamwork",
-                                  "NOT negotiation", "teamwork>=0.1 negotiation", '"full price" OR teamwork'])
-def test_tag_terms_read_as_probes_or_lists_give_the_same_hits(pool, monkeypatch, text):
-    # A bare tag term matched by many candidate tags becomes an EXISTS probe per candidate;
-    # the hits, their order, the total and the moments must not depend on which form ran.
-    monkeypatch.setattr(search, "_candidates_in_pool", lambda: 10**9)  # nothing counts as dense: lists
-    listed = run(pool, text).as_dict()
-    monkeypatch.setattr(search, "_candidates_in_pool", lambda: 0)  # every bare term is dense: probes
-    probed = run(pool, text).as_dict()
-    assert probed == listed
+                                  "NOT negotiation", "teamwork>=0.1 negotiation", '"full price" OR teamwork',
+                                  "(negotiation>=0.5 OR teamwork) AND NOT resilience<0.3", "negotiation>0.2 teamwork>=0 NOT resilience",
+                                  '"customer" negotiation', "(negotiation OR resilience) (teamwork OR negotiation>=0.9)"])
+def test_every_plan_gives_the_same_hits(pool, monkeypatch, text):
+    # The search walks the candidates probing each one's tags, or lists the candidates of the
+    # most selective terms (plan.py); the hits, their order, the total and the moments must not
+    # depend on which ran, nor on how many terms joined the list.
+    plan.forget_counts()
+    monkeypatch.setattr(plan, "should_list", lambda *args: False)
+    walked = run(pool, text).as_dict()
+    monkeypatch.setattr(plan, "should_list", lambda *args: True)
+    for spread in (0.0, 2.0, 1e9):  # only the smallest listed, the default, every listable term listed
+        monkeypatch.setattr(plan, "LIST_SPREAD", spread)
+        assert run(pool, text).as_dict() == walked, spread
+
+
+def test_the_plan_follows_how_many_candidates_each_term_matches(pool, monkeypatch):
+    hr, app = pool["hr"], pool["app"]
+    org = default_organisation().id
+    with app.test_request_context():
+        ids = {name: taxonomy.find_tag(org, name).id for name in ("negotiation", "teamwork", "resilience")}
+        counted = {}
+        monkeypatch.setattr(plan, "pool_size", lambda: 100_000)
+        monkeypatch.setattr(plan, "matches_of", lambda leaf: counted[leaf.tag_ids[0]])
+
+        def chosen(text):
+            return search.candidate_ids(hr, text)[1].plan
+
+        # A third of the pool carries each tag: the newest 3,000 candidates give a page.
+        counted.update({ids["negotiation"]: 33_000, ids["teamwork"]: 33_000, ids["resilience"]: 33_000})
+        assert chosen("teamwork") == chosen("teamwork AND NOT resilience") == chosen("negotiation OR teamwork") == "walk"
+        # One rare term in the AND: listing its 2,000 candidates beats walking 60,000.
+        counted[ids["negotiation"]] = 2_000
+        assert chosen("negotiation teamwork") == chosen("teamwork NOT resilience negotiation") == "list"
+        # ... unless it is only one side of an OR.
+        assert chosen("negotiation OR teamwork") == "walk"
+        # A query made only of negations has nothing to list.
+        assert chosen("NOT negotiation") == "walk"
 
 
 def test_scoped_to_what_the_user_may_see(pool):
@@ -342,6 +371,10 @@ def test_api_search_is_audited_with_the_candidates_shown(pool, client):
     from talentreel.server import audit
 
     assert audit.verify() == []
+    database = m.AuditEvent._meta.database
+    if "postgres" in type(getattr(database, "obj", database)).__name__.lower():
+        # The search's event did not wait for the disk; that stayed inside its own transaction.
+        assert database.execute_sql("SHOW synchronous_commit").fetchone()[0] == "on"
 
 
 def test_cli_search_json(pool, data_dir, database_url):

@@ -3,8 +3,8 @@ replay that makes each one a hit.
 
 The query tree becomes one SQL condition on candidate ids, applied to the user's scoped candidate
 query (scoping.py: a dept_head only ever sees their departments' candidates), and every row shown
-is still asked of the permission hook. Tag terms are sub-selects on the (tag, score) index; a
-transcript term is looked up in the full-text index first, at most PASSAGE_CAP passages, so a word
+is still asked of the permission hook. Tag terms are probed per candidate or listed from the
+index, as plan.py chooses for the query; a transcript term is looked up in the full-text index first, at most PASSAGE_CAP passages, so a word
 said in every interview cannot make a query run away (the result says when that happened). The
 total is counted up to MAX_TOTAL and pages stop there: a query matching everyone stays cheap.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-import time
 from dataclasses import dataclass, field
 
 import peewee as pw
@@ -24,7 +23,7 @@ from .. import scoping
 from ..errors import ValidationError
 from ..i18n import _
 from ..permissions import visible
-from . import fulltext, segment, taxonomy
+from . import fulltext, plan, segment, taxonomy
 from .query import And, FieldTerm, Not, Or, Query, QueryError, TagTerm, TextTerm, parse
 
 PASSAGE_CAP = 5000
@@ -32,15 +31,6 @@ PASSAGE_CAP = 5000
 
 MAX_TOTAL = 1000
 """Matching candidates counted, and paged through, at most."""
-
-DENSE_FACTOR = 700
-"""A tag term is probed per candidate instead of listing its candidates (_Compiler._correlate)
-when it matches at least sqrt(DENSE_FACTOR x candidates) candidate tags: listing costs about one
-unit per match, probing about 0.7 per candidate passed over until 1,001 ids are found (SQLite
-timings on the benchmark pool), and the two meet there: 2,600 matches in a pool of 10,000
-candidates, 8,400 in 100,000."""
-
-_pool_size = (0, 0.0)  # (candidates, when counted): only chooses a plan, so a minute old is fine
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -91,69 +81,129 @@ class Result:
 
 
 class _Compiler:
-    """The query tree as a peewee condition on m.Candidate.id, resolving names as it goes."""
+    """The query tree as a peewee condition on m.Candidate.id, resolving names as it goes.
 
-    def __init__(self, user: m.User):
+    Tag terms become TagGroups (plan.py), an OR of tag terms one group; the root's conjuncts are
+    then either walked (every group a probe per candidate) or driven by the listed candidates of
+    the most selective groups, whichever plan.py expects to read less."""
+
+    def __init__(self, user: m.User, need: int = MAX_TOTAL + 1):
         self.user = user
         self.org = user.organisation_id
+        self.need = need
         self.database = m.Candidate._meta.database
         self.backend = fulltext.backend_for(self.database)
         self.notes: list[str] = []
         self.tag_ids: dict[TagTerm, list[int]] = {}
         self.tags: dict[TagTerm, m.Tag] = {}
         self.passages: dict[TextTerm, list[fulltext.Passage]] = {}
+        self.plan = "walk"  # or "list": which one ran (tests, the benchmark)
 
-    def condition(self, node):
+    # --- names and words, looked up once -------------------------------------------------------
+
+    def _resolve(self, node):
+        """The tree with tag names and transcript words looked up: tag terms as TagGroups (the
+        tag terms of an OR folded into one), text terms as their candidate ids, nested ANDs and
+        ORs flattened."""
+        if isinstance(node, TagTerm):
+            return plan.TagGroup((self._leaf(node),))
+        if isinstance(node, TextTerm):
+            return _Listed(tuple(self._text_candidates(node)))
+        if isinstance(node, Not):
+            return Not(self._resolve(node.child))
+        if isinstance(node, (And, Or)):
+            kind, children = type(node), []
+            for child in map(self._resolve, node.children):
+                children.extend(child.children if isinstance(child, kind) else [child])
+            groups = [c for c in children if isinstance(c, plan.TagGroup)]
+            if kind is Or and len(groups) > 1:
+                children = [plan.TagGroup(tuple(leaf for g in groups for leaf in g.leaves))] + \
+                           [c for c in children if not isinstance(c, plan.TagGroup)]
+            return children[0] if len(children) == 1 else kind(tuple(children))
+        return node  # FieldTerm
+
+    def _find_tags(self, terms: list[TagTerm]) -> None:
+        """Every tag term's tag and family, looked up together (a few statements per query, not per term)."""
+        found = taxonomy.find_tags(self.org, [t.name for t in terms])
+        for term in terms:
+            if found[term.name] is None:
+                raise QueryError(self._unknown_tag(term.name))
+        family = taxonomy.families({tag.id: tag for tag in found.values()}.values())
+        for term in terms:
+            self.tags[term] = found[term.name]
+            self.tag_ids[term] = family[found[term.name].id]
+
+    def _leaf(self, term: TagTerm) -> plan.TagLeaf:
+        if term not in self.tags:
+            self._find_tags([term])
+        return plan.TagLeaf(tuple(self.tag_ids[term]), term.op, term.value)
+
+    # --- the plan --------------------------------------------------------------------------------
+
+    def condition(self, tree, terms: list | None = None):
+        self._find_tags([t for t in terms or [] if isinstance(t, TagTerm)])
+        tree = self._resolve(tree)
+        conjuncts = list(tree.children) if isinstance(tree, And) else [tree]
+        pool = max(plan.pool_size(), 1)
+        groups = [(c.matches(), i) for i, c in enumerate(conjuncts) if isinstance(c, plan.TagGroup)]
+        texts = [len(c.ids) for c in conjuncts if isinstance(c, _Listed)]
+        if groups:
+            smallest, first = min(groups)
+            # A transcript term with fewer candidates drives by itself (its ids are a literal list).
+            if (not texts or smallest < min(texts)) and plan.should_list(smallest, _selectivity(tree, pool), self.need, pool):
+                return self._listed(conjuncts, first, smallest)
+        return self._all(conjuncts)
+
+    def _listed(self, conjuncts: list, first: int, smallest: int):
+        """The candidates of the most selective tag group (conjuncts[first]) that match the other
+        groups of a similar size and none of the negated ones of a similar size, looked up newest
+        first; the remaining conjuncts tested on each (plan.listed_set)."""
+        self.plan = "list"
+        within_size = plan.LIST_SPREAD * max(smallest, 1)
+        within, without, rest = [], [], []
+        for i, c in enumerate(conjuncts):
+            if i == first:
+                continue
+            if isinstance(c, plan.TagGroup) and c.matches() <= within_size:
+                within.append(c)
+            elif isinstance(c, Not) and isinstance(c.child, plan.TagGroup) and c.child.matches() <= within_size:
+                without.append(c.child)
+            else:
+                rest.append(c)
+        listing = plan.listed_set(conjuncts[first], within, without)
+        return self._and([plan.id_set_condition(listing)] + [self._compile(c) for c in rest])
+
+    def _all(self, conjuncts: list):
+        return self._and([self._compile(c) for c in conjuncts])
+
+    @staticmethod
+    def _and(parts: list):
+        out = parts[0]
+        for part in parts[1:]:
+            out = out & part
+        return out
+
+    def _compile(self, node):
+        """One node as a condition on the candidate being walked or looked up."""
         if isinstance(node, And):
-            parts = [self.condition(c) for c in node.children]
-            out = parts[0]
-            for part in parts[1:]:
-                out = out & part
-            return out
+            return self._and([self._compile(c) for c in node.children])
         if isinstance(node, Or):
-            parts = [self.condition(c) for c in node.children]
+            parts = [self._compile(c) for c in node.children]
             out = parts[0]
             for part in parts[1:]:
                 out = out | part
             return out
         if isinstance(node, Not):
-            return ~self.condition(node.child)
-        if isinstance(node, TagTerm):
-            return self.tag(node)
-        if isinstance(node, TextTerm):
-            return self.text(node)
+            return ~self._compile(node.child)
+        if isinstance(node, plan.TagGroup):
+            return node.probe()
+        if isinstance(node, _Listed):
+            if not node.ids:
+                return pw.SQL("1 = 0")
+            # Ids the database just gave, written as a literal list: thousands of bound parameters
+            # would cost more to render than the query takes.
+            return m.Candidate.id.in_(pw.SQL("(" + ",".join(map(str, node.ids)) + ")"))
         return self.field(node)
-
-    def tag(self, term: TagTerm):
-        tag = taxonomy.find_tag(self.org, term.name)
-        if tag is None:
-            raise QueryError(self._unknown_tag(term.name))
-        ids = taxonomy.family_ids(tag)
-        self.tag_ids[term], self.tags[term] = ids, tag
-        where = m.CandidateTag.tag.in_(ids)
-        if term.op is not None:
-            score = m.CandidateTag.score
-            where &= {">=": score >= term.value, ">": score > term.value, "<=": score <= term.value,
-                      "<": score < term.value, "=": score == term.value}[term.op]
-        if term.op is None and self._correlate(where):
-            return pw.fn.EXISTS(m.CandidateTag.select(pw.SQL("1")).where(where & (m.CandidateTag.candidate == m.Candidate.id)))
-        return m.Candidate.id.in_(m.CandidateTag.select(m.CandidateTag.candidate).where(where))
-
-    def _correlate(self, where) -> bool:
-        """Whether a tag term reads better as a probe per candidate than as a list.
-
-        `id IN (sub-select)` of a common tag (a third of the pool) makes SQLite build the whole
-        list first and PostgreSQL hash it, before the candidates are walked newest first; a probe
-        of the (candidate, tag) index per candidate (`EXISTS`: on PostgreSQL a semi- or anti-join)
-        stops as soon as the page and the count have what they need, but costs a probe per
-        candidate passed over, so it only pays for a term many candidates match. The index tells,
-        counting at most a few thousand entries (a fraction of a millisecond). Only for terms
-        without a score: the (candidate, tag) index holds no score, and reading each row for it
-        made the probe cost more than the list. On the scale-1 pool: `teamwork AND NOT resilience`
-        18 ms as lists, 3 ms as probes on PostgreSQL; `negotiation` 16 and 1.2 ms on SQLite."""
-        dense = max(1, int(math.sqrt(DENSE_FACTOR * _candidates_in_pool())))
-        matched = m.CandidateTag.select(pw.SQL("1")).where(where).limit(dense)
-        return m.CandidateTag.select(pw.fn.COUNT(pw.SQL("*"))).from_(matched.alias("probe")).scalar() >= dense
 
     def _unknown_tag(self, name: str) -> str:
         names = [t.name for t in m.Tag.select(m.Tag.name).where((m.Tag.organisation == self.org) & m.Tag.merged_into.is_null()).limit(2000)]
@@ -163,7 +213,7 @@ class _Compiler:
             message += " " + _("Did you mean: %(names)s?", names=", ".join(close))
         return message + " " + _("To search what was said, put it in quotes: \"%(name)s\".", name=name)
 
-    def text(self, term: TextTerm):
+    def _text_candidates(self, term: TextTerm) -> list[int]:
         words = segment.query_words(term.text)
         if not words:
             raise QueryError(_("The phrase “%(text)s” has no words to search for.", text=term.text))
@@ -173,12 +223,7 @@ class _Compiler:
             self.notes.append(_("“%(text)s” is said in very many passages; only the first %(cap)d were searched. Add terms to narrow it.",
                                 text=term.text, cap=PASSAGE_CAP))
         self.passages[term] = passages
-        ids = sorted({p[1] for p in passages})
-        if not ids:
-            return pw.SQL("1 = 0")
-        # Ids the database just gave, written as a literal list: thousands of bound parameters
-        # would cost more to render than the query takes.
-        return m.Candidate.id.in_(pw.SQL("(" + ",".join(map(str, map(int, ids))) + ")"))
+        return sorted({int(p[1]) for p in passages})
 
     def field(self, term: FieldTerm):
         if term.field == "dept":
@@ -209,13 +254,27 @@ class _Compiler:
                 | m.Candidate.id.in_(m.Interview.select(m.Interview.candidate).where(m.Interview.opening.in_(openings))))
 
 
-def _candidates_in_pool() -> int:
-    global _pool_size
-    count, when = _pool_size
-    if time.monotonic() - when > 60:
-        count = m.Candidate.select().count()
-        _pool_size = (count, time.monotonic())
-    return count
+@dataclass(frozen=True)
+class _Listed:
+    """A transcript term, looked up: the candidates whose passages say it."""
+
+    ids: tuple[int, ...]
+
+
+def _selectivity(node, pool: int) -> float:
+    """The share of the pool a resolved node is expected to match, terms taken as independent;
+    a filter (department, opening, dates) counts as matching everyone: nothing is known of it."""
+    if isinstance(node, plan.TagGroup):
+        return min(1.0, node.matches() / pool)
+    if isinstance(node, _Listed):
+        return min(1.0, len(node.ids) / pool)
+    if isinstance(node, Not):
+        return 1.0 - _selectivity(node.child, pool)
+    if isinstance(node, And):
+        return math.prod(_selectivity(c, pool) for c in node.children)
+    if isinstance(node, Or):
+        return 1.0 - math.prod(1.0 - _selectivity(c, pool) for c in node.children)
+    return 1.0
 
 
 def _page_numbers(page, per_page) -> tuple[int, int]:
@@ -232,11 +291,12 @@ def _page_numbers(page, per_page) -> tuple[int, int]:
     return page, per_page
 
 
-def candidate_ids(user: m.User, query: Query | str) -> tuple[pw.ModelSelect, _Compiler]:
-    """The user's matching candidates as a query (ids, newest first), and the compiled terms."""
+def candidate_ids(user: m.User, query: Query | str, need: int = MAX_TOTAL + 1) -> tuple[pw.ModelSelect, _Compiler]:
+    """The user's matching candidates as a query (ids, newest first), and the compiled terms;
+    `need`: how many of them will be read (it chooses the plan)."""
     query = parse(query) if isinstance(query, str) else query
-    compiler = _Compiler(user)
-    condition = compiler.condition(query.tree)
+    compiler = _Compiler(user, need)
+    condition = compiler.condition(query.tree, query.terms)
     select = scoping.candidates(user).where(condition).order_by(m.Candidate.id.desc())
     return select, compiler
 
@@ -246,14 +306,15 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
     query = parse(text)
     # Roles and departments read once for the scoping and every row's permission check.
     with user.access_pinned():
-        select, compiler = candidate_ids(user, query)
+        first = (page - 1) * per_page
+        need = max(MAX_TOTAL + 1, first + per_page)
+        select, compiler = candidate_ids(user, query, need)
         # One statement gives both the count (up to MAX_TOTAL + 1) and the page: the matching ids
         # newest first, as far as the page reaches. A separate count and page query evaluated the
         # whole condition twice; the ids come in primary-key order, which both databases read
         # from the key itself.
-        first = (page - 1) * per_page
         # Read off the cursor: a thousand ids through peewee's row processing cost more than the query.
-        sql, params = select.select(m.Candidate.id).limit(max(MAX_TOTAL + 1, first + per_page)).sql()
+        sql, params = select.select(m.Candidate.id).limit(need).sql()
         ids = [row[0] for row in m.Candidate._meta.database.execute_sql(sql, params).fetchall()]
         total = len(ids)
         page_ids = ids[first:first + per_page]
@@ -266,12 +327,19 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
     return Result(query.text, hits, page, per_page, min(total, MAX_TOTAL), total > MAX_TOTAL, notes)
 
 
+def _raw(select) -> list[tuple]:
+    """A select's rows as the driver gives them (numbers, text; no dates among these columns)."""
+    sql, params = select.sql()
+    return m.Candidate._meta.database.execute_sql(sql, params).fetchall()
+
+
 def tags_of(candidate_ids: list[int], locale: str | None, limit: int | None = TAGS_PER_HIT) -> dict[int, list[dict]]:
     """Each candidate's tags (merged ones shown as the tag they joined), best score first.
-    Read as plain tuples: a page of hits has hundreds of tag rows, model objects cost more than the query."""
-    rows = (m.CandidateTag.select(m.CandidateTag.candidate, m.CandidateTag.score, m.CandidateTag.source, m.Tag.id, m.Tag.name,
-                                  m.Tag.kind, m.Tag.label_en, m.Tag.label_zh, m.Tag.merged_into)
-            .join(m.Tag).where(m.CandidateTag.candidate.in_(candidate_ids)).tuples())
+    Read off the cursor: a page of hits has hundreds of tag rows, and even peewee's tuples cost
+    more than the query (every value goes through its field's conversion)."""
+    rows = _raw(m.CandidateTag.select(m.CandidateTag.candidate, m.CandidateTag.score, m.CandidateTag.source, m.Tag.id, m.Tag.name,
+                                      m.Tag.kind, m.Tag.label_en, m.Tag.label_zh, m.Tag.merged_into)
+                .join(m.Tag).where(m.CandidateTag.candidate.in_(candidate_ids)))
     best: dict[int, dict[int, dict]] = {}
     canon_cache: dict[int, m.Tag] = {}
     zh = (locale or "").startswith("zh")
@@ -296,21 +364,23 @@ def _hits(rows: list[m.Candidate], query: Query, compiler: _Compiler, locale: st
     if not ids:
         return []
     moments: dict[int, list[Moment]] = {cid: [] for cid in ids}
-    for term in query.positive_leaves(TagTerm):
-        tag_ids = compiler.tag_ids.get(term)
-        if not tag_ids:
-            continue
-        where = m.CandidateTag.candidate.in_(ids) & m.CandidateTag.tag.in_(tag_ids)
-        evidence = (m.TagEvidence.select(m.CandidateTag.candidate, m.TagEvidence.recording, m.TagEvidence.start_seconds,
-                                         m.TagEvidence.end_seconds, m.TagEvidence.note).join(m.CandidateTag).where(where)
-                    .order_by(m.CandidateTag.candidate, -pw.fn.COALESCE(m.CandidateTag.score, 0), m.TagEvidence.id).tuples())
-        seen = set()
-        label = taxonomy.label(compiler.tags[term], locale)
-        for cid, recording_id, start, end, note in evidence:
-            if cid in seen:
-                continue
-            seen.add(cid)
-            moments[cid].append(Moment(recording_id, round(start, 1), round(end, 1), note or "", label))
+    terms = [t for t in query.positive_leaves(TagTerm) if compiler.tag_ids.get(t)]
+    if terms:
+        # The evidence of every tag term in one statement, each candidate's best-scored tag first;
+        # each term then shows, per candidate, the first moment of a tag of its family.
+        all_tags = sorted({i for t in terms for i in compiler.tag_ids[t]})
+        evidence = _raw(m.TagEvidence.select(m.CandidateTag.candidate, m.CandidateTag.tag, m.TagEvidence.recording,
+                                             m.TagEvidence.start_seconds, m.TagEvidence.end_seconds, m.TagEvidence.note)
+                        .join(m.CandidateTag).where(m.CandidateTag.candidate.in_(ids) & m.CandidateTag.tag.in_(all_tags))
+                        .order_by(m.CandidateTag.candidate, -pw.fn.COALESCE(m.CandidateTag.score, 0), m.TagEvidence.id))
+        for term in terms:
+            family, seen = set(compiler.tag_ids[term]), set()
+            label = taxonomy.label(compiler.tags[term], locale)
+            for cid, tag_id, recording_id, start, end, note in evidence:
+                if cid in seen or tag_id not in family:
+                    continue
+                seen.add(cid)
+                moments[cid].append(Moment(recording_id, round(start, 1), round(end, 1), note or "", label))
     for term in query.positive_leaves(TextTerm):
         first: dict[int, int] = {}
         for segment_id, candidate_id in compiler.passages.get(term, []):

@@ -30,28 +30,59 @@ def canonical(tag: m.Tag) -> m.Tag:
 def find_tag(organisation_id: int, name: str) -> m.Tag | None:
     """The surviving tag a name means: a tag's name, English or Chinese label, or synonym
     (case-insensitive), followed through merges."""
-    wanted = (name or "").strip().lower()
-    if not wanted:
-        return None
-    in_org = m.Tag.organisation == organisation_id
-    tag = (m.Tag.select().where(in_org & (pw.fn.LOWER(m.Tag.name) == wanted)).first()
-           or m.Tag.select().where(in_org & ((pw.fn.LOWER(m.Tag.label_en) == wanted) | (pw.fn.LOWER(m.Tag.label_zh) == wanted)))
-           .order_by(m.Tag.merged_into.is_null(False), m.Tag.id).first())
-    if tag is None:
-        synonym = (m.TagSynonym.select(m.TagSynonym, m.Tag).join(m.Tag)
-                   .where(in_org & (pw.fn.LOWER(m.TagSynonym.text) == wanted)).first())
-        tag = synonym.tag if synonym else None
-    return canonical(tag) if tag is not None else None
+    return find_tags(organisation_id, [name]).get(name)
+
+
+def find_tags(organisation_id: int, names) -> dict[str, m.Tag | None]:
+    """find_tag for several names at once (a search's terms): the names and labels in one
+    statement, synonyms in a second only for names still unknown. A name matches a tag's name
+    before any label; among labels an unmerged tag first, then the oldest."""
+    wanted = {name: (name or "").strip().lower() for name in names}
+    keys = sorted({w for w in wanted.values() if w})
+    found: dict[str, m.Tag] = {}
+    if keys:
+        rows = list(m.Tag.select().where((m.Tag.organisation == organisation_id)
+                                         & (pw.fn.LOWER(m.Tag.name).in_(keys) | pw.fn.LOWER(m.Tag.label_en).in_(keys)
+                                            | pw.fn.LOWER(m.Tag.label_zh).in_(keys))).order_by(m.Tag.id))
+        by_label: dict[str, m.Tag] = {}
+        for tag in sorted(rows, key=lambda t: (t.merged_into_id is not None, t.id)):
+            for text in (tag.label_en, tag.label_zh):
+                if text and text.lower() in keys:
+                    by_label.setdefault(text.lower(), tag)
+        for tag in rows:
+            if tag.name.lower() in keys:
+                found.setdefault(tag.name.lower(), tag)
+        for key, tag in by_label.items():
+            found.setdefault(key, tag)
+        unknown = [k for k in keys if k not in found]
+        if unknown:
+            synonyms = (m.TagSynonym.select(m.TagSynonym, m.Tag).join(m.Tag)
+                        .where((m.Tag.organisation == organisation_id) & pw.fn.LOWER(m.TagSynonym.text).in_(unknown))
+                        .order_by(m.TagSynonym.id))
+            for synonym in synonyms:
+                found.setdefault(synonym.text.lower(), synonym.tag)
+    return {name: canonical(found[key]) if key in found else None for name, key in wanted.items()}
 
 
 def family_ids(tag: m.Tag) -> list[int]:
     """The tag and every tag merged into it, directly or through others."""
-    ids, frontier = [tag.id], [tag.id]
-    while frontier and len(ids) < 10000:
-        frontier = [t.id for t in m.Tag.select(m.Tag.id).where(m.Tag.merged_into.in_(frontier))]
-        frontier = [i for i in frontier if i not in ids]
-        ids += frontier
-    return ids
+    return families([tag])[tag.id]
+
+
+def families(tags) -> dict[int, list[int]]:
+    """family_ids of several tags, one statement per level of merges (usually one in all)."""
+    out = {tag.id: [tag.id] for tag in tags}
+    root_of = {tag.id: tag.id for tag in tags}
+    frontier = list(root_of)
+    while frontier and len(root_of) < 10000:
+        merged = m.Tag.select(m.Tag.id, m.Tag.merged_into).where(m.Tag.merged_into.in_(frontier)).tuples()
+        frontier = []
+        for tag_id, into in merged:
+            if tag_id not in root_of:
+                root_of[tag_id] = root_of[into]
+                out[root_of[into]].append(tag_id)
+                frontier.append(tag_id)
+    return out
 
 
 def label(tag: m.Tag, locale: str | None) -> str:
