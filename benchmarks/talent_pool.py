@@ -305,6 +305,10 @@ def _recorded_statements(instance, query: str) -> list[tuple[str, tuple]]:
         recorded.append((sql, tuple(params or ())))
         return original(sql, params, *args, **kwargs)
 
+    with instance.app.test_request_context(), db.connection_context():
+        # Once unrecorded: the plan's counts of each term's matches are kept a minute per process
+        # (pool/plan.py), so the server counts them once, not at every request.
+        search.run(instance.user, query, 1, 20)
     target.execute_sql = spy
     try:
         with instance.app.test_request_context(), db.connection_context():
