@@ -205,12 +205,14 @@ def test_every_plan_gives_the_same_hits(pool, monkeypatch, text):
     # most selective terms (plan.py); the hits, their order, the total and the moments must not
     # depend on which ran, nor on how many terms joined the list.
     plan.forget_counts()
-    monkeypatch.setattr(plan, "should_list", lambda *args: False)
-    walked = run(pool, text).as_dict()
-    monkeypatch.setattr(plan, "should_list", lambda *args: True)
-    for spread in (0.0, 2.0, 1e9):  # only the smallest listed, the default, every listable term listed
-        monkeypatch.setattr(plan, "LIST_SPREAD", spread)
-        assert run(pool, text).as_dict() == walked, spread
+    head = pool["make_user"]("plan_head", roles=("dept_head",), departments=[pool["sales"]])
+    for user in (pool["hr"], head):  # the organisation, and a department's candidates only
+        monkeypatch.setattr(plan, "should_list", lambda *args: False)
+        walked = run(pool, text, user=user).as_dict()
+        monkeypatch.setattr(plan, "should_list", lambda *args: True)
+        for spread in (0.0, 2.0, 1e9):  # only the smallest listed, the default, every listable term listed
+            monkeypatch.setattr(plan, "LIST_SPREAD", spread)
+            assert run(pool, text, user=user).as_dict() == walked, (user.username, spread)
 
 
 def test_the_plan_follows_how_many_candidates_each_term_matches(pool, monkeypatch):
