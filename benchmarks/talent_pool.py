@@ -348,11 +348,13 @@ def _naive(sql: str, params: tuple, postgres: bool) -> tuple[str, tuple]:
         return (f"SELECT id, candidate_id FROM transcript_segment WHERE {like} LIMIT {'?' if not postgres else '%s'}",
                 tuple("%" + w.replace('""', '"') + "%" for w in words) + (params[-1],))
     if not postgres:
-        # A tag term the search probes per candidate (EXISTS, search._Compiler._correlate) would,
+        # A tag term the search probes per candidate (EXISTS, pool/plan.py TagGroup.probe) would,
         # without indexes, scan the whole table once per candidate: the naive equivalent is the
         # list of the term's candidates, read by one scan.
-        sql = re.sub(r'EXISTS\(SELECT 1 FROM "candidate_tag" AS "(\w+)" WHERE \((.*?) AND \("\1"\."candidate_id" = "t1"\."id"\)\)\)',
-                     r'"t1"."id" IN (SELECT "\1"."candidate_id" FROM "candidate_tag" AS "\1" WHERE \2)', sql)
+        # The same for a probe of a listed candidate (pool/plan.py listed_set: = "listed"."candidate_id").
+        sql = re.sub(r'EXISTS\(SELECT 1 FROM "candidate_tag" AS "(\w+)" WHERE \((.*?) AND '
+                     r'\((?:"\1"\."candidate_id" = ("\w+"\."\w+")|("\w+"\."\w+") = "\1"\."candidate_id")\)\)\)',
+                     lambda f: f'{f[3] or f[4]} IN (SELECT "{f[1]}"."candidate_id" FROM "candidate_tag" AS "{f[1]}" WHERE {f[2]})', sql)
         sql = re.sub(r'("candidate_tag" AS "\w+")', r"\1 NOT INDEXED", sql)
     return sql, params
 
