@@ -213,6 +213,40 @@ def test_every_plan_gives_the_same_hits(pool, monkeypatch, text):
         for spread in (0.0, 2.0, 1e9):  # only the smallest listed, the default, every listable term listed
             monkeypatch.setattr(plan, "LIST_SPREAD", spread)
             assert run(pool, text, user=user).as_dict() == walked, (user.username, spread)
+        # The listed set cut at what a result needs (HR only), here always asked again uncut:
+        # fewer than the 1,001 it needs match in this small pool.
+        monkeypatch.setattr(plan, "CUT_MARGIN", 0.0)
+        assert run(pool, text, user=user).as_dict() == walked, (user.username, "cut")
+        monkeypatch.setattr(plan, "CUT_MARGIN", 2.0)
+
+
+@pytest.mark.parametrize("text", ["teamwork", "teamwork>=0 NOT resilience>=0.99", "(negotiation OR resilience) teamwork", "negotiation OR teamwork"])
+def test_a_listed_set_cut_at_what_the_result_needs_gives_the_same_first_hits(pool, monkeypatch, text):
+    monkeypatch.setattr(search, "MAX_TOTAL", 1)  # a result needs 2 ids: the first, and whether there is more
+    monkeypatch.setattr(plan, "should_list", lambda *args: False)
+    walked = run(pool, text, per_page=1).as_dict()
+    monkeypatch.setattr(plan, "should_list", lambda *args: True)
+    monkeypatch.setattr(plan, "CUT_MARGIN", 0.0)
+    with pool["app"].test_request_context():
+        _select, compiler = search.candidate_ids(pool["hr"], text, need=2)
+    assert compiler.stopped_early
+    assert run(pool, text, per_page=1).as_dict() == walked
+    assert walked["total"] == 1 and walked["total_capped"]  # more than one matched: the cut was enough
+
+
+def test_a_cut_listed_set_that_the_scope_thins_is_asked_again_uncut(pool, monkeypatch):
+    # Against the rule that a candidate carries only their organisation's tags (written here by
+    # hand): the newest teamwork candidate is another organisation's, so the cut set's first two
+    # leave one after the scope, and the search asks again without the cut.
+    monkeypatch.setattr(search, "MAX_TOTAL", 1)
+    monkeypatch.setattr(plan, "should_list", lambda *args: False)
+    walked = run(pool, "teamwork", per_page=1).as_dict()
+    other = m.Organisation.create(name="Elsewhere")
+    stranger = m.Candidate.create(organisation=other, name="Stranger")
+    m.CandidateTag.create(candidate=stranger, tag=taxonomy.find_tag(default_organisation().id, "teamwork"), score=0.9)
+    monkeypatch.setattr(plan, "should_list", lambda *args: True)
+    monkeypatch.setattr(plan, "CUT_MARGIN", 0.0)
+    assert run(pool, "teamwork", per_page=1).as_dict() == walked
 
 
 def test_the_plan_follows_how_many_candidates_each_term_matches(pool, monkeypatch):

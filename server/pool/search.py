@@ -87,8 +87,10 @@ class _Compiler:
     then either walked (every group a probe per candidate) or driven by the listed candidates of
     the most selective groups, whichever plan.py expects to read less."""
 
-    def __init__(self, user: m.User, need: int = MAX_TOTAL + 1):
+    def __init__(self, user: m.User, need: int = MAX_TOTAL + 1, stop_early: bool = True):
         self.user = user
+        self.stop_early = stop_early
+        self.stopped_early = False  # the listed set was cut at `need` (run() checks it was enough)
         self.org = user.organisation_id
         self.need = need
         self.database = m.Candidate._meta.database
@@ -98,6 +100,7 @@ class _Compiler:
         self.tags: dict[TagTerm, m.Tag] = {}
         self.passages: dict[TextTerm, list[fulltext.Passage]] = {}
         self.plan = "walk"  # or "list": which one ran (tests, the benchmark)
+        self.expected = 0.0  # candidates the query is expected to match
 
     # --- names and words, looked up once -------------------------------------------------------
 
@@ -150,7 +153,9 @@ class _Compiler:
         if groups:
             smallest, first = min(groups)
             # A transcript term with fewer candidates drives by itself (its ids are a literal list).
-            if (not texts or smallest < min(texts)) and plan.should_list(smallest, _selectivity(tree, pool), self.need, pool):
+            selectivity = _selectivity(tree, pool)
+            self.expected = selectivity * pool
+            if (not texts or smallest < min(texts)) and plan.should_list(smallest, selectivity, self.need, pool):
                 return self._listed(conjuncts, first, smallest)
         return self._all(conjuncts)
 
@@ -170,6 +175,20 @@ class _Compiler:
                 without.append(c.child)
             else:
                 rest.append(c)
+        # For a user who sees the whole organisation, the listed set can stop at the first `need`
+        # candidates newest first, with every other tag group tested inside it (on PostgreSQL
+        # then a merge with each tag's candidates in order: 5 ms instead of 8.5 for `(communication
+        # >=0.8 OR expertise>=0.9) AND python`): its candidates all carry the organisation's tags,
+        # so the scope cannot drop any. run() checks that, and asks again without the cut when
+        # fewer than `need` came back. Only worth it when more than `need` are expected to match.
+        tags_only = all(isinstance(c, plan.TagGroup) or (isinstance(c, Not) and isinstance(c.child, plan.TagGroup)) for c in rest)
+        if (self.stop_early and tags_only and scoping.organisation_wide(self.user)
+                and self.expected >= plan.CUT_MARGIN * self.need):
+            within += [c for c in rest if isinstance(c, plan.TagGroup)]
+            without += [c.child for c in rest if isinstance(c, Not)]
+            self.stopped_early = True
+            cut = int(self.need * plan.CUT_SLACK)
+            return plan.id_set_condition(plan.listed_set(conjuncts[first], within, without, first=cut))
         listing = plan.listed_set(conjuncts[first], within, without)
         return self._and([plan.id_set_condition(listing)] + [self._compile(c) for c in rest])
 
@@ -291,11 +310,12 @@ def _page_numbers(page, per_page) -> tuple[int, int]:
     return page, per_page
 
 
-def candidate_ids(user: m.User, query: Query | str, need: int = MAX_TOTAL + 1) -> tuple[pw.ModelSelect, _Compiler]:
+def candidate_ids(user: m.User, query: Query | str, need: int = MAX_TOTAL + 1, stop_early: bool = True) -> tuple[pw.ModelSelect, _Compiler]:
     """The user's matching candidates as a query (ids, newest first), and the compiled terms;
-    `need`: how many of them will be read (it chooses the plan)."""
+    `need`: how many of them will be read (it chooses the plan); stop_early=False: never cut the
+    listed set at `need` (the query then gives every match, not only the first `need`)."""
     query = parse(query) if isinstance(query, str) else query
-    compiler = _Compiler(user, need)
+    compiler = _Compiler(user, need, stop_early)
     condition = compiler.condition(query.tree, query.terms)
     select = scoping.candidates(user).where(condition).order_by(m.Candidate.id.desc())
     return select, compiler
@@ -313,9 +333,10 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
         # newest first, as far as the page reaches. A separate count and page query evaluated the
         # whole condition twice; the ids come in primary-key order, which both databases read
         # from the key itself.
-        # Read off the cursor: a thousand ids through peewee's row processing cost more than the query.
-        sql, params = select.select(m.Candidate.id).limit(need).sql()
-        ids = [row[0] for row in m.Candidate._meta.database.execute_sql(sql, params).fetchall()]
+        ids = _ids(select, need)
+        if compiler.stopped_early and len(ids) < need:  # the scope dropped some of the cut set after all
+            select, compiler = candidate_ids(user, query, need, stop_early=False)
+            ids = _ids(select, need)
         total = len(ids)
         page_ids = ids[first:first + per_page]
         page_rows = m.Candidate.select().where(m.Candidate.id.in_(page_ids)).order_by(m.Candidate.id.desc()) if page_ids else []
@@ -325,6 +346,12 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
     if total > MAX_TOTAL:
         notes.append(_("More than %(max)d candidates match; only the first %(max)d are shown. Narrow the query.", max=MAX_TOTAL))
     return Result(query.text, hits, page, per_page, min(total, MAX_TOTAL), total > MAX_TOTAL, notes)
+
+
+def _ids(select, need: int) -> list[int]:
+    # Read off the cursor: a thousand ids through peewee's row processing cost more than the query.
+    sql, params = select.select(m.Candidate.id).limit(need).sql()
+    return [row[0] for row in m.Candidate._meta.database.execute_sql(sql, params).fetchall()]
 
 
 def _raw(select) -> list[tuple]:
