@@ -174,6 +174,10 @@ def generate(instance, scale: float, seed: int = 6) -> dict:
             db.execute_sql("SELECT setval(pg_get_serial_sequence('candidate', 'id'), (SELECT max(id) FROM candidate))")
             db.execute_sql("SELECT setval(pg_get_serial_sequence('recording', 'id'), (SELECT max(id) FROM recording))")
             db.execute_sql("SELECT setval(pg_get_serial_sequence('candidate_tag', 'id'), (SELECT max(id) FROM candidate_tag))")
+        # The import's writes flushed before measuring, as they would be long before anyone
+        # searches: otherwise PostgreSQL's checkpoint of gigabytes, or SQLite's of its WAL, runs
+        # under the first queries.
+        db.execute_sql("CHECKPOINT" if postgres else "PRAGMA wal_checkpoint(TRUNCATE)")
     seconds = time.monotonic() - started
     log(f"  pool ready in {seconds:.0f} s")
     return {"candidates": candidates, "candidate_tags": candidates * TAGS_PER_CANDIDATE, "passages": total_passages,
