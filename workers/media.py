@@ -62,8 +62,11 @@ def process_recording(recording_id: int) -> dict:
             shutil.copyfileobj(plain, out, COPY_BUFFER)
         report_progress(0.02, "probing")
         try:
+            # An original stored by ingest_file was hashed then; only older ones (stored before
+            # that, or by a run that died between storing and recording the hash) are hashed here.
             result = pipeline.process(source, work / "out", progress=lambda f: report_progress(0.05 + 0.85 * f, "converting"),
-                                      cancel=_cancel_check(), timeout=settings()["job_timeout_seconds"])
+                                      cancel=_cancel_check(), timeout=settings()["job_timeout_seconds"],
+                                      hash_source=not recording.sha256)
         except FfmpegCancelled:
             recording.transition("failed", error="cancelled")
             raise JobCancelled(f"recording {recording_id}: processing cancelled") from None
@@ -79,7 +82,7 @@ def process_recording(recording_id: int) -> dict:
         for name in set(OUTPUT_NAMES + FORMER_OUTPUT_NAMES) - set(made):
             store.delete(object_key(recording_id, name))
         recording = m.Recording.get_by_id(recording_id)
-        recording.sha256 = result["sha256"]
+        recording.sha256 = result["sha256"] or recording.sha256
         recording.duration_seconds = result["output"].get("duration") or recording.duration_seconds
         recording.media = dict(recording.media or {}, **{
             "how": result["how"], "video": result["video"], "audio": result["audio"], "input": result["input"],

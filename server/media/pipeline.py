@@ -139,9 +139,9 @@ class _Check:
         self.error: BaseException | None = None
 
 
-def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_thumbnails: bool,
+def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_thumbnails: bool, hash_source: bool,
                    abandon: threading.Event, checked: _Check) -> str | None:
-    """What runs beside ffmpeg (see process); returns the original's SHA-256."""
+    """What runs beside ffmpeg (see process); returns the original's SHA-256 if hash_source."""
     try:
         check_complete(source, info)
     except BaseException as exc:
@@ -150,7 +150,7 @@ def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_
     finally:
         checked.done.set()
     pictures.make(source, work, info.duration, grid, POSTER, SPRITE, SPRITE_INDEX, exact_thumbnails, abandon)
-    return _sha256(source, abandon)
+    return _sha256(source, abandon) if hash_source else None
 
 
 def _remove_debris(out_dir: Path) -> None:
@@ -172,7 +172,7 @@ def _move_into_place(work: Path, out_dir: Path) -> None:
 
 
 def process(source_path, out_dir, progress: Callable[[float], None] | None = None, cancel=None,
-            timeout: float | None = None, exact_thumbnails: bool = False) -> dict:
+            timeout: float | None = None, exact_thumbnails: bool = False, hash_source: bool = True) -> dict:
     """Turn the recording at `source_path` into the files listed in the module docstring, in
     `out_dir`: a directory of this recording's own, created if missing, whose previous content
     is replaced as a whole.
@@ -182,11 +182,13 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     timeout: seconds the whole processing may take.
     exact_thumbnails: decode every picture for the thumbnails and the poster, so each shows its
         own moment rather than a keyframe near it; costs a full decode (several times a remux).
+    hash_source: compute the SHA-256 of the file at `source_path` (False when the caller already
+        has it: the media job's originals are hashed as they are stored; see recordings.py).
 
     Raises MediaRejected (the file is not a usable recording), FfmpegTimeout, FfmpegCancelled or
     FfmpegError. On any failure out_dir is left as it was and no partial output remains.
     Returns what was done: how ("remux" | "transcode"), per stream "copy" or the encoder, probes
-    of input and output, each output file's size, and the original's sha256.
+    of input and output, each output file's size, and the original's sha256 (None unless hash_source).
     """
     started = time.monotonic()
     source, out_dir = Path(source_path), Path(out_dir)
@@ -201,11 +203,12 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     abandon = threading.Event()
     # Beside ffmpeg, in one thread and in this order: check that the file is whole (for an FLV
     # without index, a pass over all its packets; a damaged file stops ffmpeg through the cancel
-    # check), make poster and sprite (pictures.py says why here), hash the original. One thread,
+    # check), make poster and sprite (pictures.py says why here), hash the original (unless the
+    # caller has its hash). One thread,
     # not three: ffmpeg keeps a core of its own on a 2-core worker (three threads beside it took
     # turns on its core and made the whole job 40 % slower), and none of them is long.
     checked = _Check()
-    beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, abandon, checked)
+    beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, hash_source, abandon, checked)
     beside.start()
     try:
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
