@@ -83,6 +83,18 @@ def test_remuxed_and_stored_encrypted(state, ready):
     assert b"ftyp" not in stored and b"moov" not in stored
 
 
+def test_the_stored_video_has_its_index_first_and_plays_as_ffmpeg_faststart_would(state, ready, tmp_path):
+    from test_media_faststart import TWO_TRACKS, boxes, ffmpeg_mp4, video_packets
+
+    with state.store.open(object_key(ready.id, "video.mp4")) as plain:
+        video = plain.read()
+    assert [b[0] for b in boxes(video)] == ["ftyp", "moov", "free", "mdat"]
+    (tmp_path / "stored.mp4").write_bytes(video)
+    reference = ffmpeg_mp4(INTERVIEW / "interview.mp4", tmp_path / "reference.mp4", TWO_TRACKS, fast=True)
+    assert video == reference.read_bytes()
+    assert video_packets(tmp_path / "stored.mp4") == video_packets(reference)
+
+
 def test_the_original_is_hashed_once_at_ingest_and_by_the_job_only_when_that_hash_is_missing(state, candidate, monkeypatch):
     from talentreel.server.media import pipeline
 

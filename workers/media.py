@@ -15,6 +15,7 @@ from rq import get_current_job
 
 from talentreel.server import jobs, models as m
 from talentreel.server.media import pipeline
+from talentreel.server.media.faststart import open_faststart
 from talentreel.server.media.ffmpeg import FfmpegCancelled
 from talentreel.server.media.probe import MediaRejected
 from talentreel.server.recordings import FORMER_OUTPUT_NAMES, ORIGINAL, OUTPUT_NAMES, object_key
@@ -66,7 +67,7 @@ def process_recording(recording_id: int) -> dict:
             # that, or by a run that died between storing and recording the hash) are hashed here.
             result = pipeline.process(source, work / "out", progress=lambda f: report_progress(0.05 + 0.85 * f, "converting"),
                                       cancel=_cancel_check(), timeout=settings()["job_timeout_seconds"],
-                                      hash_source=not recording.sha256)
+                                      hash_source=not recording.sha256, faststart_on_read=True)
         except FfmpegCancelled:
             recording.transition("failed", error="cancelled")
             raise JobCancelled(f"recording {recording_id}: processing cancelled") from None
@@ -77,7 +78,10 @@ def process_recording(recording_id: int) -> dict:
         report_progress(0.92, "storing")
         made = sorted(p.name for p in (work / "out").iterdir())
         for name in made:
-            with open(work / "out" / name, "rb") as fh:
+            # video.mp4 is read here in full to be encrypted: its index is moved to the front on
+            # the way, instead of in a second pass of ffmpeg's over the file (faststart.py).
+            path = work / "out" / name
+            with (open_faststart(path) if name == pipeline.VIDEO else open(path, "rb")) as fh:
                 store.put(object_key(recording_id, name), fh, candidate_id=recording.candidate_id)
         for name in set(OUTPUT_NAMES + FORMER_OUTPUT_NAMES) - set(made):
             store.delete(object_key(recording_id, name))
