@@ -114,6 +114,22 @@ def test_the_original_is_hashed_once_at_ingest_and_by_the_job_only_when_that_has
     assert (m.Recording.get_by_id(recording.id).sha256, hashed) == (expected, [1])
 
 
+@pytest.mark.parametrize("segment", [1, 5], ids=["first half", "second half"])
+def test_a_tampered_original_fails_the_job(state, candidate, segment):
+    from talentreel.server.encryption.errors import IntegrityError
+
+    recording = ingest_file(state, INTERVIEW / "interview.mp4", candidate=candidate, original_name="interview.mp4")
+    path = f"{state.settings['storage_path']}/{object_key(recording.id, 'original')}"
+    data = bytearray(open(path, "rb").read())
+    data[49 + segment * (64 * 1024 + 16) + 100] ^= 0x01
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(IntegrityError):
+        process_recording(recording.id)
+    recording = m.Recording.get_by_id(recording.id)
+    assert recording.state == "failed" and "IntegrityError" in recording.error
+    assert not state.storage.exists(object_key(recording.id, "video.mp4"))
+
+
 def test_running_the_job_twice_leaves_one_set_of_outputs(state, ready):
     process_recording(ready.id)
     keys = sorted(state.storage.keys(f"recordings/{ready.id}/"))

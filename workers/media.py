@@ -15,7 +15,7 @@ from rq import get_current_job
 
 from talentreel.server import jobs, models as m
 from talentreel.server.media import pipeline
-from talentreel.server.media.faststart import open_faststart
+from talentreel.server.media.faststart import open_relocated
 from talentreel.server.media.ffmpeg import FfmpegCancelled
 from talentreel.server.media.probe import MediaRejected
 from talentreel.server.recordings import FORMER_OUTPUT_NAMES, ORIGINAL, OUTPUT_NAMES, object_key
@@ -81,7 +81,7 @@ def process_recording(recording_id: int) -> dict:
             # video.mp4 is read here in full to be encrypted: its index is moved to the front on
             # the way, instead of in a second pass of ffmpeg's over the file (faststart.py).
             path = work / "out" / name
-            with (open_faststart(path) if name == pipeline.VIDEO else open(path, "rb")) as fh:
+            with (open_relocated(path, result["relocation"]) if name == pipeline.VIDEO else open(path, "rb")) as fh:
                 store.put(object_key(recording_id, name), fh, candidate_id=recording.candidate_id)
         for name in set(OUTPUT_NAMES + FORMER_OUTPUT_NAMES) - set(made):
             store.delete(object_key(recording_id, name))

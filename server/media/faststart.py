@@ -198,10 +198,14 @@ class _FaststartReader(io.RawIOBase):
         super().close()
 
 
-def open_faststart(path, plan: Relocation | None = None) -> BinaryIO:
+def open_faststart(path) -> BinaryIO:
     """The MP4 at `path` opened for reading in faststart order (see the module docstring);
     as it is when its moov is already first. Raises Unusual for a layout it cannot move."""
-    plan = relocation(path) if plan is None else plan
+    return open_relocated(path, relocation(path))
+
+
+def open_relocated(path, plan: Relocation | None) -> BinaryIO:
+    """As open_faststart, with the plan `relocation(path)` returned earlier (None: read as it is)."""
     fh = open(path, "rb")
     if plan is None:
         return fh

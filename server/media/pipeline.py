@@ -211,7 +211,9 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     Raises MediaRejected (the file is not a usable recording), FfmpegTimeout, FfmpegCancelled or
     FfmpegError. On any failure out_dir is left as it was and no partial output remains.
     Returns what was done: how ("remux" | "transcode"), per stream "copy" or the encoder, probes
-    of input and output, each output file's size, and the original's sha256 (None unless hash_source).
+    of input and output, each output file's size, the original's sha256 (None unless
+    hash_source), and with faststart_on_read the `relocation` to read video.mp4 with
+    (faststart.open_relocated; None when ffmpeg put the index first).
     """
     started = time.monotonic()
     source, out_dir = Path(source_path), Path(out_dir)
@@ -249,9 +251,10 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
         digest = beside.result()
         if not (work / VIDEO).is_file() or (work / VIDEO).stat().st_size == 0:
             raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {VIDEO}")
+        relocation = None
         if faststart_on_read:
             try:
-                faststart.relocation(work / VIDEO)
+                relocation = faststart.relocation(work / VIDEO)
             except faststart.Unusual as exc:
                 log.warning("%s: %s; ffmpeg makes it faststart instead", VIDEO, exc)
                 remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
@@ -272,5 +275,6 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
         "output": output.as_dict(),
         "files": files,
         "sha256": digest,
+        "relocation": relocation,
         "seconds": round(time.monotonic() - started, 3),
     }
