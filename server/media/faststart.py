@@ -28,6 +28,8 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy
+
 CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 """The boxes on the way from moov down to the chunk offset tables."""
 
@@ -105,19 +107,19 @@ def _shift_offsets(moov: bytearray, delta: int, data_start: int, data_end: int) 
             if kind in CONTAINERS:
                 walk(body, offset + size)
             elif kind in (b"stco", b"co64"):
-                width, code = (4, "I") if kind == b"stco" else (8, "Q")
+                width = 4 if kind == b"stco" else 8
                 if size - header < 8:
                     raise Unusual(f"{kind!r} box too short")
                 (count,) = struct.unpack_from(">I", moov, body + 4)  # after version and flags
                 if 8 + count * width != size - header:
                     raise Unusual(f"{kind!r} box holds {size - header} bytes for {count} entries")
-                layout = f">{count}{code}"
-                entries = struct.unpack_from(layout, moov, body + 8)
-                if entries and (min(entries) < data_start or max(entries) >= data_end):
+                # numpy: a ten-minute recording has tens of thousands of chunks (3 ms in Python)
+                entries = numpy.frombuffer(moov, dtype=f">u{width}", count=count, offset=body + 8)
+                if count and (int(entries.min()) < data_start or int(entries.max()) >= data_end):
                     raise Unusual(f"a chunk offset in {kind!r} points outside the media data")
-                if kind == b"stco" and entries and max(entries) + delta > MAX_STCO:
+                if kind == b"stco" and count and int(entries.max()) + delta > MAX_STCO:
                     raise Unusual("chunk offsets would overflow stco (a file past 4 GiB)")
-                struct.pack_into(layout, moov, body + 8, *(entry + delta for entry in entries))
+                entries += delta  # in place, in moov: no overflow, checked above (co64 has 2^64)
                 tables += 1
             offset += size
 
