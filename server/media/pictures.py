@@ -46,8 +46,10 @@ def _even(value: float) -> int:
 
 class _Scaler:
     """Frames to at most `width` pixels wide (never enlarged), the height in proportion and even,
-    as 8-bit 4:2:0 (what the JPEG encoder and the tile filter take). One reformatter is kept
-    for all frames: `frame.reformat` builds a new scaler every call, six times the cost here."""
+    as 8-bit 4:2:0 in full range (yuvj420p: what the JPEG encoder takes, so the range is widened
+    in the same pass as the scaling instead of in one more pass over the poster and the sprite;
+    the tile filter takes it too). One reformatter is kept for all frames: `frame.reformat`
+    builds a new scaler every call, six times the cost here."""
 
     def __init__(self, width: int):
         self.width, self.reformatter = width, VideoReformatter()
@@ -56,7 +58,7 @@ class _Scaler:
         width = min(self.width, frame.width)
         width -= width % 2
         return self.reformatter.reformat(frame, width=width, height=_even(frame.height * width / frame.width),
-                                         format="yuv420p", interpolation="AREA")
+                                         format="yuvj420p", interpolation="AREA")
 
 
 def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: str, sprite_name: str,
