@@ -61,6 +61,45 @@ class _Scaler:
                                          format="yuvj420p", interpolation="AREA")
 
 
+def _shown(packets, slots: list[float], poster_at: float, start: float):
+    """The keyframe packets among `packets` whose pictures make() shows, in their order: the
+    first; each one followed by a slot's end before the next keyframe (it is the latest picture
+    before that end); the first at or after poster_at; the last. The others are never decoded:
+    with a keyframe every second or two, most of them (a thumbnail every 6 s in ten minutes).
+
+    Whether a keyframe is shown depends on the next one's time, so each is held back until that
+    arrives. A packet this cannot judge (no time, not a keyframe, the flush at the end) goes to the
+    decoder as it is, after the held one, which is then decoded too to keep their order."""
+    held = None  # (packet, time) of the latest keyframe, not yet judged
+    slot = 0  # the first slot ending at or after the held keyframe's time
+    poster_seen = decoded = False
+
+    def take(packet, at):
+        nonlocal poster_seen, decoded
+        decoded = True
+        poster_seen = poster_seen or (at is not None and at >= poster_at)
+        return packet
+
+    for packet in packets:
+        if not (packet.size and packet.is_keyframe and packet.pts is not None and packet.time_base):
+            if held is not None:
+                yield take(*held)
+                held = None
+            yield take(packet, None)
+            continue
+        at = float(packet.pts * packet.time_base) - start
+        if held is not None:
+            previous, previous_at = held
+            while slot < len(slots) and slots[slot] < previous_at:
+                slot += 1
+            if (not decoded or (slot < len(slots) and slots[slot] < at)
+                    or (not poster_seen and previous_at >= poster_at)):
+                yield take(previous, previous_at)
+        held = (packet, at)
+    if held is not None:
+        yield take(*held)
+
+
 def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: str, sprite_name: str,
          index_name: str, exact: bool = False, abandon: threading.Event | None = None) -> None:
     """Write the poster and the sprite with its index for the recording at `source` into out_dir."""
@@ -88,7 +127,10 @@ def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: 
             # errors would build up along each group of pictures: it keeps the filter).
             stream.codec_context.options = {"skip_loop_filter": "all"}
         start = (container.start_time or 0) / av.time_base  # times count from the start of video.mp4
-        for packet in container.demux(stream):
+        packets = container.demux(stream)
+        if not exact:
+            packets = _shown(packets, slots, poster_at, start)
+        for packet in packets:
             if abandon is not None and abandon.is_set():
                 raise Abandoned
             for frame in packet.decode():
