@@ -28,6 +28,7 @@ log = logging.getLogger("talentreel.workers.media")
 
 WRITE_SEGMENTS = 16
 """Verified plaintext segments (64 KiB) handed to the kernel in one writev: 1 MiB per call."""
+
 ANALYSIS_JOB = "talentreel.workers.analysis.analyze_recording"
 
 

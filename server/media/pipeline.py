@@ -4,7 +4,7 @@
 
 - video.mp4: H.264/AAC, +faststart. Streams already in those codecs are copied, not re-encoded.
   A caller that reads the file whole anyway (the media job, encrypting it into storage) may ask
-  for it with its index still at the end and read it through faststart.open_faststart, which
+  for it with its index still at the end and read it through faststart.open_relocated, which
   moves the index on the way (faststart.py says why).
 - poster.jpg: a picture from about 10% in, past the dark first frames of a webcam.
 - sprite.jpg + sprite.json: a grid of 160 px thumbnails, one every `interval` seconds (at most
@@ -204,9 +204,9 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     hash_source: compute the SHA-256 of the file at `source_path` (False when the caller already
         has it: the media job's originals are hashed as they are stored; see recordings.py).
     faststart_on_read: leave video.mp4's index (moov) at its end, for the caller to read the file
-        through faststart.open_faststart, which hands it out in +faststart order: ffmpeg's own
-        +faststart rereads and rewrites the whole file. The layout is checked here; a file that
-        open_faststart would not move is made faststart by ffmpeg after all.
+        through faststart.open_relocated with the returned `relocation`, which hands it out in
+        +faststart order: ffmpeg's own +faststart rereads and rewrites the whole file. The layout
+        is checked here; a file faststart.py would not move is made faststart by ffmpeg after all.
 
     Raises MediaRejected (the file is not a usable recording), FfmpegTimeout, FfmpegCancelled or
     FfmpegError. On any failure out_dir is left as it was and no partial output remains.
@@ -229,9 +229,9 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     # Beside ffmpeg, in one thread and in this order: check that the file is whole (for an FLV
     # without index, a pass over all its packets; a damaged file stops ffmpeg through the cancel
     # check), make poster and sprite (pictures.py says why here), hash the original (unless the
-    # caller has its hash). One thread,
-    # not three: ffmpeg keeps a core of its own on a 2-core worker (three threads beside it took
-    # turns on its core and made the whole job 40 % slower), and none of them is long.
+    # caller has its hash). One thread, not three: ffmpeg keeps a core of its own on a 2-core
+    # worker (three threads beside it took turns on its core and made the whole job 40 % slower),
+    # and none of them is long.
     checked = _Check()
     beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, hash_source, abandon, checked)
     beside.start()
