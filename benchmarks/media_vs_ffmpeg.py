@@ -1,10 +1,12 @@
 """The media job against bare ffmpeg, on ten-minute FLVs.
 
 Ours: the real job path, talentreel.workers.media.process_recording, run in this process as a
-worker's work horse runs it, on a recording already ingested (stored encrypted). It decrypts the
-original to a temporary file, runs the media engine (one ffmpeg making video.mp4 while a thread
-checks the input is whole, makes poster and sprite from its keyframes and hashes it), and stores
-every output encrypted (fsync included). The analyzers' WAV is the analysis job's work since it left this job. Running it again replaces the outputs, so each round does the whole job.
+worker's work horse runs it, on a recording already ingested (stored encrypted, its hash taken
+then). It decrypts the original to a temporary file, runs the media engine (one ffmpeg making
+video.mp4 while a thread checks the input is whole and makes poster and sprite from its
+keyframes), and stores every output encrypted (fsync included), moving video.mp4's index in front
+as it reads it (ffmpeg itself runs without +faststart; the bytes stored are those bare ffmpeg's
++faststart writes). The analyzers' WAV is the analysis job's work since it left this job. Running it again replaces the outputs, so each round does the whole job.
 
 Bare: ffmpeg alone making only the MP4, with the settings the engine uses:
   remux      ffmpeg -i h264.flv -map 0:v:0 -map 0:a:0 -c copy -movflags +faststart out.mp4
@@ -21,6 +23,7 @@ transaction, four encrypted objects) weigh as much as the copy.
 
 from __future__ import annotations
 
+import resource
 import shlex
 import subprocess
 import time
@@ -49,6 +52,13 @@ def bare_command(kind: str, source, target, wav=None) -> list[str]:
     return command
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (all its threads: the job runs here) and of its waited-for
+    children (ffmpeg), user and system."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _measure(ctx: common.Context, kind: str, source, runs: int) -> dict:
     instance = ctx.instance
     command = bare_command(kind, source, ctx.workdir / f"bare-{kind}.mp4")
@@ -58,14 +68,19 @@ def _measure(ctx: common.Context, kind: str, source, runs: int) -> dict:
     recording = instance.ingest(source)
     # Rounds alternate bare and job, so a burst of load on this shared machine hits both sides
     # rather than all the rounds of one.
-    bare_all, wav_all, job_all, engine_all = [], [], [], []
+    # CPU seconds too: on this 2-core machine a job that uses more CPU than ffmpeg alone is slowed
+    # more by other work than bare ffmpeg is, and CPU time says so whatever the load.
+    bare_all, wav_all, job_all, engine_all, bare_cpu, job_cpu = [], [], [], [], [], []
     result = None
     for _ in range(runs):
+        cpu = _cpu_seconds()
         bare_all.append(common.best_of(1, lambda: subprocess.run(command, check=True))[0])
+        bare_cpu.append(_cpu_seconds() - cpu)
         wav_all.append(common.best_of(1, lambda: subprocess.run(with_wav, check=True))[0])
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         result = instance.process(recording.id)
         job_all.append(time.perf_counter() - started)
+        job_cpu.append(_cpu_seconds() - cpu)
         if not result or result.get("state") != "ready":
             raise RuntimeError(f"media job on {source.name} did not finish ready: {result}")
         engine_all.append(instance.recording(recording.id).media["seconds"])
@@ -80,6 +95,7 @@ def _measure(ctx: common.Context, kind: str, source, runs: int) -> dict:
         "bare_s": bare_best, "bare_all_s": bare_all, "bare_with_wav_s": wav_best,
         "job_s": job_best, "job_all_s": job_all,
         "engine_s": min(engine_all), "engine_all_s": engine_all,
+        "bare_cpu_s": min(bare_cpu), "job_cpu_s": min(job_cpu),
         "ratio": bare_best / job_best,
         "files": media["files"],
     }
@@ -103,11 +119,12 @@ def run(ctx: common.Context) -> dict:
 def report(results: dict) -> list[str]:
     lines = [f"job path: {results['path']}; {results['database']}; best of {results['runs']['remux']} (remux) / "
              f"{results['runs']['transcode']} (transcode) rounds", "",
-             "| job | input | bare ffmpeg s | media job s | of which engine s | ratio bare/job | bare ffmpeg MP4 + WAV s (reference) |",
-             "|---|---|---|---|---|---|---|"]
+             "| job | input | bare ffmpeg s | media job s | of which engine s | ratio bare/job | CPU s bare / job | bare ffmpeg MP4 + WAV s (reference) |",
+             "|---|---|---|---|---|---|---|---|"]
     for kind, e in results["cases"].items():
         lines.append(f"| {kind} | {e['input']} ({e['input_bytes'] / common.MiB:.1f} MiB, {e['duration_s']:.0f} s) | {e['bare_s']:.2f} | "
-                     f"{e['job_s']:.2f} | {e['engine_s']:.2f} | {e['ratio']:.2f} | {e['bare_with_wav_s']:.2f} |")
+                     f"{e['job_s']:.2f} | {e['engine_s']:.2f} | {e['ratio']:.2f} | "
+                     f"{e.get('bare_cpu_s', 0):.2f} / {e.get('job_cpu_s', 0):.2f} | {e['bare_with_wav_s']:.2f} |")
     lines += ["", "bare commands:"] + [f"- `{e['bare_command']}`" for e in results["cases"].values()]
     return lines
 

@@ -16,6 +16,7 @@ import peewee as pw
 
 from . import audit, jobs
 from . import models as m
+from .backups.hashing import HashingReader
 
 MEDIA_JOB = "talentreel.workers.media.process_recording"
 
@@ -67,10 +68,15 @@ def ingest_file(state, path: Path, *, candidate: m.Candidate, interview: m.Inter
     )
     try:
         with open(path, "rb") as source:
-            state.store.put(object_key(recording.id, ORIGINAL), source, candidate_id=candidate.id)
+            # Hashed as it is encrypted, so the media job need not read the whole original again.
+            hashing = HashingReader(source)
+            state.store.put(object_key(recording.id, ORIGINAL), hashing, candidate_id=candidate.id)
     except BaseException:
         recording.delete_instance()  # nothing half-stored: the store removed its own pieces
         raise
+    # A crash before this line leaves sha256 empty; the media job then hashes the original itself.
+    recording.sha256 = hashing.sha256
+    m.Recording.update(sha256=recording.sha256).where(m.Recording.id == recording.id).execute()
     # No file name: it often names the candidate, and the trail outlives an erasure.
     audit.record("recording.create", recording, actor=actor, details={"size": size})
     if enqueue:

@@ -338,3 +338,33 @@ def test_each_thumbnail_shows_the_picture_of_its_time(tmp_path):
     with av.open(str(tmp_path / "poster.jpg")) as image:  # the first keyframe from 10 % (1 s) on: 5 s
         r, g, b = next(image.decode(video=0)).to_ndarray(format="rgb24")[120, 160]
     assert b > 200 and r < 60
+
+
+def test_only_the_keyframes_shown_are_decoded_and_the_pictures_are_the_same(tmp_path, monkeypatch):
+    """A keyframe every 0.4 s for 60 s (150 keyframes) and a thumbnail every second (60 slots):
+    poster and sprite are byte for byte those made by decoding every keyframe, from at most one
+    decoded keyframe per slot plus the first, the poster's and the last."""
+    from talentreel.server.media import pictures
+
+    source = tmp_path / "short-gop.mp4"
+    ffmpeg.run(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=10:d=60", "-c:v", "libx264", "-g", "4", "-sc_threshold", "0",
+                "-pix_fmt", "yuv420p", str(source)])
+    grid = layout(60.0)
+    decoded = []
+    real_shown = pictures._shown
+
+    def counted(*args):
+        for packet in real_shown(*args):
+            decoded.append(packet.is_keyframe)
+            yield packet
+
+    (tmp_path / "shown").mkdir()
+    monkeypatch.setattr(pictures, "_shown", counted)
+    pictures.make(source, tmp_path / "shown", 60.0, grid, "poster.jpg", "sprite.jpg", "sprite.json")
+    (tmp_path / "all").mkdir()
+    monkeypatch.setattr(pictures, "_shown", lambda packets, *args: packets)
+    pictures.make(source, tmp_path / "all", 60.0, grid, "poster.jpg", "sprite.jpg", "sprite.json")
+
+    for name in ("poster.jpg", "sprite.jpg", "sprite.json"):
+        assert (tmp_path / "shown" / name).read_bytes() == (tmp_path / "all" / name).read_bytes(), name
+    assert sum(decoded) <= grid["count"] + 3 < 150

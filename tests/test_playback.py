@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import shutil
 
@@ -80,6 +81,53 @@ def test_remuxed_and_stored_encrypted(state, ready):
     # Nothing of the plaintext is at rest: the MP4 box names never appear in the stored bytes.
     stored = open(f"{storage_root}/{object_key(ready.id, 'video.mp4')}", "rb").read()
     assert b"ftyp" not in stored and b"moov" not in stored
+
+
+def test_the_stored_video_has_its_index_first_and_plays_as_ffmpeg_faststart_would(state, ready, tmp_path):
+    from test_media_faststart import TWO_TRACKS, boxes, ffmpeg_mp4, video_packets
+
+    with state.store.open(object_key(ready.id, "video.mp4")) as plain:
+        video = plain.read()
+    assert [b[0] for b in boxes(video)] == ["ftyp", "moov", "free", "mdat"]
+    (tmp_path / "stored.mp4").write_bytes(video)
+    reference = ffmpeg_mp4(INTERVIEW / "interview.mp4", tmp_path / "reference.mp4", TWO_TRACKS, fast=True)
+    assert video == reference.read_bytes()
+    assert video_packets(tmp_path / "stored.mp4") == video_packets(reference)
+
+
+def test_the_original_is_hashed_once_at_ingest_and_by_the_job_only_when_that_hash_is_missing(state, candidate, monkeypatch):
+    from talentreel.server.media import pipeline
+
+    expected = hashlib.sha256((INTERVIEW / "interview.mp4").read_bytes()).hexdigest()
+    recording = ingest_file(state, INTERVIEW / "interview.mp4", candidate=candidate, original_name="interview.mp4")
+    assert m.Recording.get_by_id(recording.id).sha256 == expected  # hashed as it was encrypted
+
+    hashed = []
+    real = pipeline._sha256
+    monkeypatch.setattr(pipeline, "_sha256", lambda *args: hashed.append(1) or real(*args))
+    process_recording(recording.id)
+    assert (m.Recording.get_by_id(recording.id).sha256, hashed) == (expected, [])
+
+    # An original stored before ingest hashed it (or by a run killed in between): the job hashes it.
+    m.Recording.update(sha256=None).where(m.Recording.id == recording.id).execute()
+    process_recording(recording.id)
+    assert (m.Recording.get_by_id(recording.id).sha256, hashed) == (expected, [1])
+
+
+@pytest.mark.parametrize("segment", [1, 5], ids=["first half", "second half"])
+def test_a_tampered_original_fails_the_job(state, candidate, segment):
+    from talentreel.server.encryption.errors import IntegrityError
+
+    recording = ingest_file(state, INTERVIEW / "interview.mp4", candidate=candidate, original_name="interview.mp4")
+    path = f"{state.settings['storage_path']}/{object_key(recording.id, 'original')}"
+    data = bytearray(open(path, "rb").read())
+    data[49 + segment * (64 * 1024 + 16) + 100] ^= 0x01
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(IntegrityError):
+        process_recording(recording.id)
+    recording = m.Recording.get_by_id(recording.id)
+    assert recording.state == "failed" and "IntegrityError" in recording.error
+    assert not state.storage.exists(object_key(recording.id, "video.mp4"))
 
 
 def test_running_the_job_twice_leaves_one_set_of_outputs(state, ready):

@@ -7,7 +7,9 @@ and outputs a new run no longer makes (the analysis WAV older versions stored) a
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import time
 
@@ -15,6 +17,7 @@ from rq import get_current_job
 
 from talentreel.server import jobs, models as m
 from talentreel.server.media import pipeline
+from talentreel.server.media.faststart import open_relocated
 from talentreel.server.media.ffmpeg import FfmpegCancelled
 from talentreel.server.media.probe import MediaRejected
 from talentreel.server.recordings import FORMER_OUTPUT_NAMES, ORIGINAL, OUTPUT_NAMES, object_key
@@ -23,7 +26,9 @@ from .base import JobCancelled, get_app, job, report_progress, scratch_dir, sett
 
 log = logging.getLogger("talentreel.workers.media")
 
-COPY_BUFFER = 1024 * 1024
+WRITE_SEGMENTS = 16
+"""Verified plaintext segments (64 KiB) handed to the kernel in one writev: 1 MiB per call."""
+
 ANALYSIS_JOB = "talentreel.workers.analysis.analyze_recording"
 
 
@@ -48,6 +53,33 @@ def _cancel_check():
     return cancelled
 
 
+def _decrypt_to(store, key: str, target) -> None:
+    """Write the object's plaintext into the file `target`. Segments go to the file as they are
+    verified, several per writev, rather than joined into larger reads and copied once more
+    (58 MB: 30 -> 26 ms, a step ffmpeg waits for)."""
+    with store.open_range(key) as segments, open(target, "wb", buffering=0) as out:
+        batch: list = []
+        for segment in segments:
+            batch.append(segment)
+            if len(batch) == WRITE_SEGMENTS:
+                _write_all(out.fileno(), batch)
+                batch = []
+        _write_all(out.fileno(), batch)
+
+
+def _write_all(fd: int, buffers: list) -> None:
+    buffers = [b for b in buffers if len(b)]
+    while buffers:
+        written = os.writev(fd, buffers)
+        if not written:
+            raise OSError(errno.ENOSPC, "the file system took no more bytes")
+        while buffers and written >= len(buffers[0]):  # a regular file takes all unless the disk is full
+            written -= len(buffers[0])
+            buffers = buffers[1:]
+        if buffers and written:
+            buffers = [memoryview(buffers[0])[written:]] + buffers[1:]
+
+
 @job
 def process_recording(recording_id: int) -> dict:
     state = get_app().extensions["talentreel"]
@@ -58,12 +90,14 @@ def process_recording(recording_id: int) -> dict:
     work = scratch_dir("media", recording_id)
     try:
         source = work / "original"
-        with store.open(object_key(recording_id, ORIGINAL)) as plain, open(source, "wb") as out:
-            shutil.copyfileobj(plain, out, COPY_BUFFER)
+        _decrypt_to(store, object_key(recording_id, ORIGINAL), source)
         report_progress(0.02, "probing")
         try:
+            # An original stored by ingest_file was hashed then; only older ones (stored before
+            # that, or by a run that died between storing and recording the hash) are hashed here.
             result = pipeline.process(source, work / "out", progress=lambda f: report_progress(0.05 + 0.85 * f, "converting"),
-                                      cancel=_cancel_check(), timeout=settings()["job_timeout_seconds"])
+                                      cancel=_cancel_check(), timeout=settings()["job_timeout_seconds"],
+                                      hash_source=not recording.sha256, faststart_on_read=True)
         except FfmpegCancelled:
             recording.transition("failed", error="cancelled")
             raise JobCancelled(f"recording {recording_id}: processing cancelled") from None
@@ -74,12 +108,15 @@ def process_recording(recording_id: int) -> dict:
         report_progress(0.92, "storing")
         made = sorted(p.name for p in (work / "out").iterdir())
         for name in made:
-            with open(work / "out" / name, "rb") as fh:
+            # video.mp4 is read here in full to be encrypted: its index is moved to the front on
+            # the way, instead of in a second pass of ffmpeg's over the file (faststart.py).
+            path = work / "out" / name
+            with (open_relocated(path, result["relocation"]) if name == pipeline.VIDEO else open(path, "rb")) as fh:
                 store.put(object_key(recording_id, name), fh, candidate_id=recording.candidate_id)
         for name in set(OUTPUT_NAMES + FORMER_OUTPUT_NAMES) - set(made):
             store.delete(object_key(recording_id, name))
         recording = m.Recording.get_by_id(recording_id)
-        recording.sha256 = result["sha256"]
+        recording.sha256 = result["sha256"] or recording.sha256
         recording.duration_seconds = result["output"].get("duration") or recording.duration_seconds
         recording.media = dict(recording.media or {}, **{
             "how": result["how"], "video": result["video"], "audio": result["audio"], "input": result["input"],

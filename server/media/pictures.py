@@ -46,8 +46,10 @@ def _even(value: float) -> int:
 
 class _Scaler:
     """Frames to at most `width` pixels wide (never enlarged), the height in proportion and even,
-    as 8-bit 4:2:0 (what the JPEG encoder and the tile filter take). One reformatter is kept
-    for all frames: `frame.reformat` builds a new scaler every call, six times the cost here."""
+    as 8-bit 4:2:0 in full range (yuvj420p: what the JPEG encoder takes, so the range is widened
+    in the same pass as the scaling instead of in one more pass over the poster and the sprite;
+    the tile filter takes it too). One reformatter is kept for all frames: `frame.reformat`
+    builds a new scaler every call, six times the cost here."""
 
     def __init__(self, width: int):
         self.width, self.reformatter = width, VideoReformatter()
@@ -56,7 +58,46 @@ class _Scaler:
         width = min(self.width, frame.width)
         width -= width % 2
         return self.reformatter.reformat(frame, width=width, height=_even(frame.height * width / frame.width),
-                                         format="yuv420p", interpolation="AREA")
+                                         format="yuvj420p", interpolation="AREA")
+
+
+def _shown(packets, slots: list[float], poster_at: float, start: float):
+    """The keyframe packets among `packets` whose pictures make() shows, in their order: the
+    first; each one followed by a slot's end before the next keyframe (it is the latest picture
+    before that end); the first at or after poster_at; the last. The others are never decoded:
+    with a keyframe every second or two, most of them (a thumbnail every 6 s in ten minutes).
+
+    Whether a keyframe is shown depends on the next one's time, so each is held back until that
+    arrives. A packet this cannot judge (no time, not a keyframe, the flush at the end) goes to the
+    decoder as it is, after the held one, which is then decoded too to keep their order."""
+    held = None  # (packet, time) of the latest keyframe, not yet judged
+    slot = 0  # the first slot ending at or after the held keyframe's time
+    poster_seen = decoded = False
+
+    def take(packet, at):
+        nonlocal poster_seen, decoded
+        decoded = True
+        poster_seen = poster_seen or (at is not None and at >= poster_at)
+        return packet
+
+    for packet in packets:
+        if not (packet.size and packet.is_keyframe and packet.pts is not None and packet.time_base):
+            if held is not None:
+                yield take(*held)
+                held = None
+            yield take(packet, None)
+            continue
+        at = float(packet.pts * packet.time_base) - start
+        if held is not None:
+            previous, previous_at = held
+            while slot < len(slots) and slots[slot] < previous_at:
+                slot += 1
+            if (not decoded or (slot < len(slots) and slots[slot] < at)
+                    or (not poster_seen and previous_at >= poster_at)):
+                yield take(previous, previous_at)
+        held = (packet, at)
+    if held is not None:
+        yield take(*held)
 
 
 def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: str, sprite_name: str,
@@ -70,13 +111,26 @@ def make(source: Path, out_dir: Path, duration: float, grid: dict, poster_name: 
     filled = 0  # slots ending before the current picture's time, and so settled
     with av.open(str(source), metadata_errors="ignore") as container:
         stream = container.streams.video[0]
+        for other in container.streams:
+            if other.index != stream.index:
+                # Sound and other streams never reach Python either (demux(stream) only filters
+                # them out after they were read and handed over): a third of this pass's reading.
+                other.discard = av.stream.Discard.all
         if not exact:
             # The demuxer drops the other pictures' packets before they reach Python (most of the
             # cost was handing every packet over), and the decoder skips any that slip through.
             stream.discard = av.stream.Discard.nonkey
             stream.codec_context.skip_frame = "NONKEY"
+            # No deblocking: it smooths block edges that a 160 px thumbnail or a poster JPEG
+            # cannot show, at about a tenth of the cost of decoding a keyframe. Only keyframes
+            # are decoded here, so no picture is predicted from an unfiltered one (in exact mode
+            # errors would build up along each group of pictures: it keeps the filter).
+            stream.codec_context.options = {"skip_loop_filter": "all"}
         start = (container.start_time or 0) / av.time_base  # times count from the start of video.mp4
-        for packet in container.demux(stream):
+        packets = container.demux(stream)
+        if not exact:
+            packets = _shown(packets, slots, poster_at, start)
+        for packet in packets:
             if abandon is not None and abandon.is_set():
                 raise Abandoned
             for frame in packet.decode():

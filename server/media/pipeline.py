@@ -3,6 +3,9 @@
 `process` makes:
 
 - video.mp4: H.264/AAC, +faststart. Streams already in those codecs are copied, not re-encoded.
+  A caller that reads the file whole anyway (the media job, encrypting it into storage) may ask
+  for it with its index still at the end and read it through faststart.open_relocated, which
+  moves the index on the way (faststart.py says why).
 - poster.jpg: a picture from about 10% in, past the dark first frames of a webcam.
 - sprite.jpg + sprite.json: a grid of 160 px thumbnails, one every `interval` seconds (at most
   about 100), for hover-scrubbing; the JSON gives each thumbnail's time and rectangle.
@@ -24,6 +27,7 @@ so a run leaves either one whole new set or, when it fails, the previous set unt
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -33,8 +37,10 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from . import ffmpeg, pictures, sprite
+from . import faststart, ffmpeg, pictures, sprite
 from .probe import MediaInfo, check_complete, check_recording, probe
+
+log = logging.getLogger("talentreel.media")
 
 VIDEO = "video.mp4"
 POSTER = "poster.jpg"
@@ -73,7 +79,8 @@ def plan(info: MediaInfo) -> str:
     return "remux" if copy_video and copy_audio is not False else "transcode"
 
 
-def _command(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_audio: bool | None) -> list[str]:
+def _command(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_audio: bool | None,
+             ffmpeg_faststart: bool = True) -> list[str]:
     """The ffmpeg command making video.mp4.
 
     It has that one output. An ffmpeg with several outputs can stall for good (seen with ffmpeg 9,
@@ -91,8 +98,19 @@ def _command(source: Path, work: Path, info: MediaInfo, copy_video: bool, copy_a
         main += ["-vf", video_filter, "-c:v", "libx264", "-preset", X264_PRESET, "-crf", str(X264_CRF)]
     if info.audio is not None:
         main += ["-map", "0:a:0"] + (["-c:a", "copy"] if copy_audio else ["-c:a", "aac", "-b:a", AAC_BITRATE])
-    main += ["-movflags", "+faststart", "-f", "mp4", str(work / VIDEO)]
+    if ffmpeg_faststart:
+        main += ["-movflags", "+faststart"]
+    main += ["-f", "mp4", str(work / VIDEO)]
     return main
+
+
+def _faststart_by_ffmpeg(video: Path, timeout: float | None, cancel) -> None:
+    """Have ffmpeg move video.mp4's index in front (its second pass, as +faststart does), for a
+    file faststart.py does not move itself."""
+    moved = video.with_name(video.name + ".faststart")
+    ffmpeg.run(["-i", str(video), "-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", str(moved)],
+               timeout=timeout, cancel=cancel)
+    os.replace(moved, video)
 
 
 class _Beside(threading.Thread):
@@ -139,9 +157,9 @@ class _Check:
         self.error: BaseException | None = None
 
 
-def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_thumbnails: bool,
+def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_thumbnails: bool, hash_source: bool,
                    abandon: threading.Event, checked: _Check) -> str | None:
-    """What runs beside ffmpeg (see process); returns the original's SHA-256."""
+    """What runs beside ffmpeg (see process); returns the original's SHA-256 if hash_source."""
     try:
         check_complete(source, info)
     except BaseException as exc:
@@ -150,7 +168,7 @@ def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_
     finally:
         checked.done.set()
     pictures.make(source, work, info.duration, grid, POSTER, SPRITE, SPRITE_INDEX, exact_thumbnails, abandon)
-    return _sha256(source, abandon)
+    return _sha256(source, abandon) if hash_source else None
 
 
 def _remove_debris(out_dir: Path) -> None:
@@ -172,7 +190,8 @@ def _move_into_place(work: Path, out_dir: Path) -> None:
 
 
 def process(source_path, out_dir, progress: Callable[[float], None] | None = None, cancel=None,
-            timeout: float | None = None, exact_thumbnails: bool = False) -> dict:
+            timeout: float | None = None, exact_thumbnails: bool = False, hash_source: bool = True,
+            faststart_on_read: bool = False) -> dict:
     """Turn the recording at `source_path` into the files listed in the module docstring, in
     `out_dir`: a directory of this recording's own, created if missing, whose previous content
     is replaced as a whole.
@@ -182,11 +201,19 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     timeout: seconds the whole processing may take.
     exact_thumbnails: decode every picture for the thumbnails and the poster, so each shows its
         own moment rather than a keyframe near it; costs a full decode (several times a remux).
+    hash_source: compute the SHA-256 of the file at `source_path` (False when the caller already
+        has it: the media job's originals are hashed as they are stored; see recordings.py).
+    faststart_on_read: leave video.mp4's index (moov) at its end, for the caller to read the file
+        through faststart.open_relocated with the returned `relocation`, which hands it out in
+        +faststart order: ffmpeg's own +faststart rereads and rewrites the whole file. The layout
+        is checked here; a file faststart.py would not move is made faststart by ffmpeg after all.
 
     Raises MediaRejected (the file is not a usable recording), FfmpegTimeout, FfmpegCancelled or
     FfmpegError. On any failure out_dir is left as it was and no partial output remains.
     Returns what was done: how ("remux" | "transcode"), per stream "copy" or the encoder, probes
-    of input and output, each output file's size, and the original's sha256.
+    of input and output, each output file's size, the original's sha256 (None unless
+    hash_source), and with faststart_on_read the `relocation` to read video.mp4 with
+    (faststart.open_relocated; None when ffmpeg put the index first).
     """
     started = time.monotonic()
     source, out_dir = Path(source_path), Path(out_dir)
@@ -201,18 +228,19 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     abandon = threading.Event()
     # Beside ffmpeg, in one thread and in this order: check that the file is whole (for an FLV
     # without index, a pass over all its packets; a damaged file stops ffmpeg through the cancel
-    # check), make poster and sprite (pictures.py says why here), hash the original. One thread,
-    # not three: ffmpeg keeps a core of its own on a 2-core worker (three threads beside it took
-    # turns on its core and made the whole job 40 % slower), and none of them is long.
+    # check), make poster and sprite (pictures.py says why here), hash the original (unless the
+    # caller has its hash). One thread, not three: ffmpeg keeps a core of its own on a 2-core
+    # worker (three threads beside it took turns on its core and made the whole job 40 % slower),
+    # and none of them is long.
     checked = _Check()
-    beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, abandon, checked)
+    beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, hash_source, abandon, checked)
     beside.start()
     try:
         remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-        main = _command(source, work, info, copy_video, copy_audio)
+        main = _command(source, work, info, copy_video, copy_audio, ffmpeg_faststart=not faststart_on_read)
+        stop = lambda: beside.failed or ffmpeg.is_cancelled(cancel)  # noqa: E731
         try:
-            ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining,
-                       cancel=lambda: beside.failed or ffmpeg.is_cancelled(cancel))
+            ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining, cancel=stop)
         except ffmpeg.FfmpegError:
             checked.done.wait()  # the check may yet find the damage
             if checked.error is not None:  # the damage is the reason ffmpeg failed or was stopped
@@ -223,6 +251,14 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
         digest = beside.result()
         if not (work / VIDEO).is_file() or (work / VIDEO).stat().st_size == 0:
             raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {VIDEO}")
+        relocation = None
+        if faststart_on_read:
+            try:
+                relocation = faststart.relocation(work / VIDEO)
+            except faststart.Unusual as exc:
+                log.warning("%s: %s; ffmpeg makes it faststart instead", VIDEO, exc)
+                remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+                _faststart_by_ffmpeg(work / VIDEO, remaining, stop)
         output = probe(work / VIDEO)
         files = {path.name: path.stat().st_size for path in sorted(work.iterdir())}
         _move_into_place(work, out_dir)
@@ -239,5 +275,6 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
         "output": output.as_dict(),
         "files": files,
         "sha256": digest,
+        "relocation": relocation,
         "seconds": round(time.monotonic() - started, 3),
     }

@@ -32,7 +32,7 @@ def write(thumbnails: list, sprite: Path, index: Path, grid: dict) -> None:
     "thumbnails": [{"time", "x", "y", "w", "h"}]}."""
     width, height = thumbnails[0].width, thumbnails[0].height
     graph = av.filter.Graph()
-    buffer = graph.add_buffer(width=width, height=height, format="yuv420p", time_base=Fraction(1, 1))
+    buffer = graph.add_buffer(width=width, height=height, format="yuvj420p", time_base=Fraction(1, 1))
     tiler = graph.add("tile", f"{grid['columns']}x{grid['rows']}")
     sink = graph.add("buffersink")
     buffer.link_to(tiler)
@@ -40,7 +40,7 @@ def write(thumbnails: list, sprite: Path, index: Path, grid: dict) -> None:
     graph.configure()
     for number, picture in enumerate(thumbnails):
         if (picture.width, picture.height) != (width, height):  # the camera changed resolution
-            picture = picture.reformat(width=width, height=height, format="yuv420p")
+            picture = picture.reformat(width=width, height=height, format="yuvj420p")
         picture.pts, picture.time_base = number, Fraction(1, 1)
         graph.push(picture)
     graph.push(None)  # a short last row is flushed, padded with black
@@ -57,7 +57,8 @@ def write(thumbnails: list, sprite: Path, index: Path, grid: dict) -> None:
 
 
 def jpeg(picture, quality: int) -> bytes:
-    """One picture as JPEG bytes, at a fixed mjpeg quantizer (2 best .. 31)."""
+    """One picture as JPEG bytes, at a fixed mjpeg quantizer (2 best .. 31). A picture already in
+    yuvj420p (pictures.py scales into it) is encoded as it is."""
     encoder = av.CodecContext.create("mjpeg", "w")
     encoder.width, encoder.height = picture.width, picture.height
     encoder.pix_fmt = "yuvj420p"
