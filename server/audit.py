@@ -14,6 +14,7 @@ import peewee as pw
 from flask import g, has_request_context, request
 
 from . import models as m
+from .db import is_postgres
 
 GENESIS = "0" * 64
 APPEND_RETRIES = 20
@@ -37,10 +38,6 @@ def event_hash(prev_hash: str, event: m.AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
 
 
-def _is_postgres(database) -> bool:
-    return isinstance(getattr(database, "obj", None) or database, pw.PostgresqlDatabase)
-
-
 def record(action: str, obj=None, *, actor=None, details=None, object_type=None, object_id=None, ip=None,
            wait_for_disk: bool = True) -> m.AuditEvent:
     """Append one event. Actor and address default to the current request's.
@@ -61,7 +58,7 @@ def record(action: str, obj=None, *, actor=None, details=None, object_type=None,
     for _ in range(APPEND_RETRIES):
         try:
             with database.atomic():
-                if not wait_for_disk and _is_postgres(database):
+                if not wait_for_disk and is_postgres(database):
                     database.execute_sql("SET LOCAL synchronous_commit TO OFF")
                 head = m.AuditEvent.select(m.AuditEvent.hash).order_by(m.AuditEvent.id.desc()).first()
                 event = m.AuditEvent(

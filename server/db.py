@@ -80,6 +80,15 @@ class FileBoundSqlitePool(PooledSqliteDatabase):
             self._files.pop(self.conn_key(conn), None)
 
 
+def underlying(db) -> peewee.Database:
+    """The database itself, for a database or the models' DatabaseProxy in front of one."""
+    return getattr(db, "obj", None) or db
+
+
+def is_postgres(db) -> bool:
+    return isinstance(underlying(db), peewee.PostgresqlDatabase)
+
+
 def open_database(url: str) -> peewee.Database:
     """Build (not connect) the peewee database for a URL."""
     parsed = urlparse(url)

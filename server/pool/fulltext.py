@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import peewee as pw
 
+from ..db import is_postgres
+
 
 Passage = tuple[int, int]
 """(segment id, candidate id) of a matching transcript passage: plain tuples, since a frequent
@@ -84,7 +86,4 @@ class PostgresFullText:
 
 
 def backend_for(db) -> SqliteFullText | PostgresFullText:
-    target = getattr(db, "obj", None) or db  # the models' DatabaseProxy, or a database
-    if isinstance(target, pw.PostgresqlDatabase):
-        return PostgresFullText()
-    return SqliteFullText()
+    return PostgresFullText() if is_postgres(db) else SqliteFullText()
