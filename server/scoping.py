@@ -29,15 +29,15 @@ def department_candidates(column, department_ids) -> pw.Expression:
     return column.in_(applied) | column.in_(interviewed)
 
 
-def organisation_wide(user) -> bool:
-    """Whether `candidates(user)` is the whole organisation (HR), with no narrower scope."""
-    return "hr" in user.roles
+def organisation_wide(roles) -> bool:
+    """Whether a user of these roles gets the whole organisation from `candidates`, no narrower scope."""
+    return "hr" in roles
 
 
 def candidates(user) -> pw.ModelSelect:
     base = m.Candidate.select().where(m.Candidate.organisation == user.organisation_id)
     roles = user.roles
-    if organisation_wide(user):
+    if organisation_wide(roles):
         return base
     allowed = []
     if "dept_head" in roles and user.department_ids:
