@@ -259,7 +259,7 @@ def test_the_plan_follows_how_many_candidates_each_term_matches(pool, monkeypatc
         monkeypatch.setattr(plan, "matches_of", lambda leaf: counted[leaf.tag_ids[0]])
 
         def chosen(text):
-            return search.candidate_ids(hr, text)[1].plan
+            return search.candidate_ids(hr, text)[1].chosen
 
         # A third of the pool carries each tag: the newest 3,000 candidates give a page.
         counted.update({ids["negotiation"]: 33_000, ids["teamwork"]: 33_000, ids["resilience"]: 33_000})

@@ -5,13 +5,13 @@ the count stops there). There are two ways to get them, and each is fast exactly
 other is slow:
 
 - **walk**: go through the candidates newest first and probe each one's tags (EXISTS on the
-  (candidate, tag, score) index), stopping as soon as enough match. It costs the candidates
+  (tag, candidate, score) index), stopping as soon as enough match. It costs the candidates
   passed over: few when many candidates match (`negotiation`: a third of the pool, 3,000
   candidates walked), the whole pool when few do.
-- **list**: read the candidates of the most selective terms from the (tag, score, candidate)
-  index, combine them as sets (INTERSECT, EXCEPT), and look those up newest first; other terms
-  are probed for each. It costs the entries listed: little for `negotiation>=0.9` (3,300), a lot
-  for three tags a third of the pool each carries (100,000).
+- **list**: read the candidates of the most selective term from the (tag, score, candidate)
+  index, keep those matching the other terms (listed_set), and look them up newest first. It
+  costs the entries listed: little for `negotiation>=0.9` (3,300), a lot for three tags a third
+  of the pool each carries (100,000).
 
 Neither database chooses well by itself: both estimate a tag condition's matches from
 column-wide statistics, not per tag, and PostgreSQL hashed whole tag lists before walking, or
@@ -27,6 +27,8 @@ whole list before the walk.)
 
 from __future__ import annotations
 
+import functools
+import operator
 import threading
 import time
 from dataclasses import dataclass
@@ -34,14 +36,16 @@ from dataclasses import dataclass
 import peewee as pw
 
 from .. import models as m
+from ..db import is_postgres, underlying
 
 COUNT_TTL_SECONDS = 60.0
 """How long a term's count of matches is reused; it only chooses a plan."""
 
 LIST_SPREAD = 2.0
-"""A term joins the listed set (INTERSECT / EXCEPT) when it matches at most this many times the
-entries of the smallest listed term; larger ones are probed per listed candidate instead (a probe
-costs a few list entries: 1.4 us against 0.4 on SQLite, 3 against 0.3 on PostgreSQL)."""
+"""A term is tested inside the listed set (a semi- or anti-join with it) when it matches at most
+this many times the entries of the smallest listed term; larger ones are probed only for the
+candidates the result reaches (a probe costs a few list entries: 1.4 us against 0.4 on SQLite,
+3 against 0.3 on PostgreSQL)."""
 
 CUT_MARGIN = 2.0
 """The listed set is cut at the candidates a result needs only when the query is expected to match
@@ -78,10 +82,7 @@ class TagGroup:
     leaves: tuple[TagLeaf, ...]
 
     def condition(self):
-        out = None
-        for leaf in self.leaves:
-            out = leaf.condition() if out is None else out | leaf.condition()
-        return out
+        return functools.reduce(operator.or_, (leaf.condition() for leaf in self.leaves))
 
     def probe(self, candidate=m.Candidate.id):
         """The group as a test of a candidate: the one being walked, or the listed one `candidate` names."""
@@ -90,11 +91,8 @@ class TagGroup:
     def listing(self):
         """The group's candidate ids (with repeats) as one SELECT: a range of the (tag, score,
         candidate) index per term, read by the index alone."""
-        out = None
-        for leaf in self.leaves:
-            part = m.CandidateTag.select(m.CandidateTag.candidate).where(leaf.condition())
-            out = part if out is None else out + part  # UNION ALL
-        return out
+        parts = (m.CandidateTag.select(m.CandidateTag.candidate).where(leaf.condition()) for leaf in self.leaves)
+        return functools.reduce(operator.add, parts)  # + is UNION ALL
 
     def matches(self) -> int:
         """Candidate tags the group matches, as counted (capped) by matches_of."""
@@ -106,8 +104,7 @@ _pool_size: dict[int, tuple[int, float]] = {}
 
 def _database_key() -> int:
     """Which database the figures are of: the models' proxy stays, the database behind it may change."""
-    database = m.Candidate._meta.database
-    return id(getattr(database, "obj", None) or database)
+    return id(underlying(m.Candidate._meta.database))
 
 
 def pool_size() -> int:
@@ -198,7 +195,6 @@ def id_set_condition(listing):
     the set once (an InitPlan) and looks its candidates up newest first through the key,
     stopping at the limit; given `IN (sub-select)` it walked or hashed the whole candidate table.
     SQLite looks candidates up from an `IN` list by itself."""
-    database = m.Candidate._meta.database
-    if isinstance(getattr(database, "obj", None) or database, pw.PostgresqlDatabase):
+    if is_postgres(m.Candidate._meta.database):
         return m.Candidate.id == pw.fn.ANY(pw.fn.ARRAY(listing))
     return m.Candidate.id.in_(listing)

@@ -4,16 +4,19 @@ replay that makes each one a hit.
 The query tree becomes one SQL condition on candidate ids, applied to the user's scoped candidate
 query (scoping.py: a dept_head only ever sees their departments' candidates), and every row shown
 is still asked of the permission hook. Tag terms are probed per candidate or listed from the
-index, as plan.py chooses for the query; a transcript term is looked up in the full-text index first, at most PASSAGE_CAP passages, so a word
-said in every interview cannot make a query run away (the result says when that happened). The
-total is counted up to MAX_TOTAL and pages stop there: a query matching everyone stays cheap.
+index, as plan.py chooses for the query; a transcript term is looked up in the full-text index
+first, at most PASSAGE_CAP passages, so a word said in every interview cannot make a query run
+away (the result says when that happened). The total is counted up to MAX_TOTAL and pages stop
+there: a query matching everyone stays cheap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import math
+import operator
 from dataclasses import dataclass, field
 
 import peewee as pw
@@ -99,7 +102,7 @@ class _Compiler:
         self.tag_ids: dict[TagTerm, list[int]] = {}
         self.tags: dict[TagTerm, m.Tag] = {}
         self.passages: dict[TextTerm, list[fulltext.Passage]] = {}
-        self.plan = "walk"  # or "list": which one ran (tests, the benchmark)
+        self.chosen = "walk"  # or "list": the plan that ran (tests)
         self.expected = 0.0  # candidates the query is expected to match
 
     # --- names and words, looked up once -------------------------------------------------------
@@ -137,15 +140,13 @@ class _Compiler:
             self.tag_ids[term] = family[found[term.name].id]
 
     def _leaf(self, term: TagTerm) -> plan.TagLeaf:
-        if term not in self.tags:
-            self._find_tags([term])
         return plan.TagLeaf(tuple(self.tag_ids[term]), term.op, term.value)
 
     # --- the plan --------------------------------------------------------------------------------
 
-    def condition(self, tree, terms: list | None = None):
-        self._find_tags([t for t in terms or [] if isinstance(t, TagTerm)])
-        tree = self._resolve(tree)
+    def condition(self, query: Query):
+        self._find_tags([t for t in query.terms if isinstance(t, TagTerm)])
+        tree = self._resolve(query.tree)
         conjuncts = list(tree.children) if isinstance(tree, And) else [tree]
         pool = max(plan.pool_size(), 1)
         groups = [(c.matches(), i) for i, c in enumerate(conjuncts) if isinstance(c, plan.TagGroup)]
@@ -163,7 +164,7 @@ class _Compiler:
         """The candidates of the most selective tag group (conjuncts[first]) that match the other
         groups of a similar size and none of the negated ones of a similar size, looked up newest
         first; the remaining conjuncts tested on each (plan.listed_set)."""
-        self.plan = "list"
+        self.chosen = "list"
         within_size = plan.LIST_SPREAD * max(smallest, 1)
         within, without, rest = [], [], []
         for i, c in enumerate(conjuncts):
@@ -182,7 +183,7 @@ class _Compiler:
         # so the scope cannot drop any. run() checks that, and asks again without the cut when
         # fewer than `need` came back. Only worth it when more than `need` are expected to match.
         tags_only = all(isinstance(c, plan.TagGroup) or (isinstance(c, Not) and isinstance(c.child, plan.TagGroup)) for c in rest)
-        if (self.stop_early and tags_only and scoping.organisation_wide(self.user)
+        if (self.stop_early and tags_only and scoping.organisation_wide(self.user.roles)
                 and self.expected >= plan.CUT_MARGIN * self.need):
             within += [c for c in rest if isinstance(c, plan.TagGroup)]
             without += [c.child for c in rest if isinstance(c, Not)]
@@ -197,21 +198,14 @@ class _Compiler:
 
     @staticmethod
     def _and(parts: list):
-        out = parts[0]
-        for part in parts[1:]:
-            out = out & part
-        return out
+        return functools.reduce(operator.and_, parts)
 
     def _compile(self, node):
         """One node as a condition on the candidate being walked or looked up."""
         if isinstance(node, And):
             return self._and([self._compile(c) for c in node.children])
         if isinstance(node, Or):
-            parts = [self._compile(c) for c in node.children]
-            out = parts[0]
-            for part in parts[1:]:
-                out = out | part
-            return out
+            return functools.reduce(operator.or_, [self._compile(c) for c in node.children])
         if isinstance(node, Not):
             return ~self._compile(node.child)
         if isinstance(node, plan.TagGroup):
@@ -316,7 +310,7 @@ def candidate_ids(user: m.User, query: Query | str, need: int = MAX_TOTAL + 1, s
     listed set at `need` (the query then gives every match, not only the first `need`)."""
     query = parse(query) if isinstance(query, str) else query
     compiler = _Compiler(user, need, stop_early)
-    condition = compiler.condition(query.tree, query.terms)
+    condition = compiler.condition(query)
     select = scoping.candidates(user).where(condition).order_by(m.Candidate.id.desc())
     return select, compiler
 
