@@ -226,6 +226,10 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     _remove_debris(out_dir)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     abandon = threading.Event()
+
+    def remaining() -> float | None:  # of the whole processing's timeout, for each ffmpeg run
+        return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+
     # Beside ffmpeg, in one thread and in this order: check that the file is whole (for an FLV
     # without index, a pass over all its packets; a damaged file stops ffmpeg through the cancel
     # check), make poster and sprite (pictures.py says why here), hash the original (unless the
@@ -236,11 +240,10 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, hash_source, abandon, checked)
     beside.start()
     try:
-        remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
         main = _command(source, work, info, copy_video, copy_audio, ffmpeg_faststart=not faststart_on_read)
         stop = lambda: beside.failed or ffmpeg.is_cancelled(cancel)  # noqa: E731
         try:
-            ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining, cancel=stop)
+            ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining(), cancel=stop)
         except ffmpeg.FfmpegError:
             checked.done.wait()  # the check may yet find the damage
             if checked.error is not None:  # the damage is the reason ffmpeg failed or was stopped
@@ -257,8 +260,7 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
                 relocation = faststart.relocation(work / VIDEO)
             except faststart.Unusual as exc:
                 log.warning("%s: %s; ffmpeg makes it faststart instead", VIDEO, exc)
-                remaining = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
-                _faststart_by_ffmpeg(work / VIDEO, remaining, stop)
+                _faststart_by_ffmpeg(work / VIDEO, remaining(), stop)
         output = probe(work / VIDEO)
         files = {path.name: path.stat().st_size for path in sorted(work.iterdir())}
         _move_into_place(work, out_dir)

@@ -66,8 +66,9 @@ def tag_recording(app, recording: m.Recording) -> dict:
                 row = m.CandidateTag.create(candidate=candidate, tag=tag, score=item.get("score"), source=name, recording=recording)
                 # A moment without a time cannot be replayed: left out (and logged) rather than
                 # failing the whole recording's tags, which one tagger's slip would otherwise do.
-                moments = [e for e in item.get("evidence") or [] if isinstance(e.get("start"), (int, float))]
-                if len(moments) < len(item.get("evidence") or []):
+                given = item.get("evidence") or []
+                moments = [e for e in given if isinstance(e.get("start"), (int, float))]
+                if len(moments) < len(given):
                     log.warning("tagger %s gave evidence without a start for tag %s on recording %s; left out",
                                 name, item["tag"], recording.id)
                 evidence = [{"candidate_tag": row.id, "recording": recording.id, "start_seconds": float(e["start"]),
