@@ -52,6 +52,8 @@ def main(argv=None) -> int:
                                                          "20k hours of transcript (default 1, or 0.01 with --quick)")
     parser.add_argument("--pool-databases", default="sqlite,postgresql", help="databases of the talent pool benchmark "
                                                                                "(default: sqlite,postgresql)")
+    parser.add_argument("--pool-rounds", type=int, help="requests per query of the talent pool benchmark, through the API "
+                                                        "and directly (default 200, or 10 with --quick)")
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in selected if name not in BENCHMARKS]
@@ -75,6 +77,7 @@ def main(argv=None) -> int:
     ctx = common.Context(quick=args.quick, database_url=args.database_url, workers=args.workers, threads=args.threads, keep=args.keep)
     ctx.pool_scale = args.pool_scale
     ctx.migration_scale = args.migration_scale
+    ctx.pool_rounds = args.pool_rounds
     ctx.pool_databases = tuple(d.strip() for d in args.pool_databases.split(",") if d.strip())
     try:
         for name, module in modules.items():

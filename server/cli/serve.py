@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
 
 
@@ -47,4 +49,9 @@ def serve(app, host: str, port: int, workers: int, threads: int, on_ready=None) 
         options["child_exit"] = multiprocess.worker_exited  # drop a dead worker's live gauges
     if on_ready is not None:
         options["when_ready"] = lambda server: on_ready()
+    # Everything built so far (the app, its modules, plugins: some 85,000 objects) lives as long as
+    # the workers do. Frozen before the fork, the workers' collector never walks it again: a full
+    # collection over it took 38 ms in the middle of a search (a p95 of its own), and walking it
+    # would also touch, and so copy, every page the workers share with this process.
+    gc.freeze()
     GunicornServer(app, options).run()
