@@ -298,7 +298,9 @@ class Tag(BaseModel):
 
 class CandidateTag(BaseModel):
     candidate = pw.ForeignKeyField(Candidate, backref="tags", on_delete="CASCADE")
-    tag = pw.ForeignKeyField(Tag, backref="candidate_tags", on_delete="CASCADE")
+    # No index of its own: the (tag, score, candidate) and (tag, candidate, score) indexes lead with
+    # it (schema.py, migrations 10 and 12).
+    tag = pw.ForeignKeyField(Tag, backref="candidate_tags", on_delete="CASCADE", index=False)
     score = pw.FloatField(null=True)
     source = pw.CharField(default="manual")  # tagger plugin name, "manual" or "migration"
     created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")

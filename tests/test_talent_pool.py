@@ -319,6 +319,28 @@ def test_migration_9_is_idempotent(pool, db):
     assert names(run(pool, '"full price"')) == ["Alice Fixture"]
 
 
+def test_migration_13_drops_the_candidate_tag_indexes_the_others_cover(pool, db):
+    from talentreel.server import schema
+
+    def indexes():
+        return {i.name: tuple(i.columns) for i in db.get_indexes("candidate_tag")}
+
+    # A database from before migration 13 has both; a new one never had them.
+    assert not set(schema.CANDIDATE_TAG_REDUNDANT_INDEXES) & set(indexes())
+    db.execute_sql("CREATE INDEX candidate_tag_tag_id ON candidate_tag (tag_id)")
+    db.execute_sql("CREATE INDEX candidate_tag_recording ON candidate_tag (recording_id)")
+    func = next(f for v, _n, f in schema.MIGRATIONS if v == 13)
+    func(db, schema._migrator_for(db))
+    func(db, schema._migrator_for(db))  # idempotent
+    left = indexes()
+    assert not set(schema.CANDIDATE_TAG_REDUNDANT_INDEXES) & set(left)
+    # What covers them is still there: look-ups by tag, by recording, by candidate.
+    assert left["candidate_tag_tag_score"][0] == left["candidate_tag_tag_candidate"][0] == "tag_id"
+    assert left["candidate_tag_recording_id"] == ("recording_id",)
+    assert left["candidate_tag_candidate_id"] == ("candidate_id",)
+    assert names(run(pool, "negotiation>=0.5")) == names(run(pool, "negotiation>=0.5 OR negotiation<0.5"))
+
+
 # --- API -----------------------------------------------------------------------------------------------
 
 
