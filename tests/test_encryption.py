@@ -73,6 +73,48 @@ def test_round_trip_at_segment_boundaries(size):
     assert decrypt(via_reader, key) == plaintext
 
 
+class Trickle(io.RawIOBase):
+    """A stream returning at most `step` bytes per read, as a pipe does."""
+
+    def __init__(self, data: bytes, step: int):
+        self.data, self.step = memoryview(data), step
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(len(buffer), self.step, len(self.data))
+        buffer[:n] = self.data[:n]
+        self.data = self.data[n:]
+        return n
+
+
+class ReadOnly:
+    """A source with read() and nothing else."""
+
+    def __init__(self, data: bytes):
+        self.stream = io.BytesIO(data)
+
+    def read(self, n=-1):
+        return self.stream.read(n)
+
+
+@pytest.mark.parametrize("size", [0, 1, S - 1, S, S + 1, 2 * S, 3 * S + 5])
+@pytest.mark.parametrize("read_size", [1000, S + fmt.TAG_SIZE - 1, S + fmt.TAG_SIZE, 1024 * 1024])
+@pytest.mark.parametrize("source", [io.BytesIO, lambda data: Trickle(data, 7_000), ReadOnly])
+def test_the_encrypting_reader_writes_the_bytes_of_the_format(size, read_size, source):
+    """EncryptingReader seals into the caller's buffer rather than through fmt.encrypt: the same
+    bytes, whatever the read sizes (smaller and larger than a segment) and the source."""
+    key, object_id, plaintext = os.urandom(32), fmt.new_object_id(), os.urandom(size)
+    expected, _ = seal(plaintext, data_key=key, object_id=object_id, nonce_prefix=b"nonce-7")
+    reader = EncryptingReader(source(plaintext), fmt.ObjectCipher.create(key, object_id, nonce_prefix=b"nonce-7"))
+    buffer, pieces = bytearray(read_size), []
+    while n := reader.readinto(buffer):
+        pieces.append(bytes(buffer[:n]))
+    assert b"".join(pieces) == expected
+    assert reader.finished and reader.plaintext_size == size and reader.ciphertext_size == len(expected)
+
+
 def test_the_final_segment_is_never_empty_unless_the_object_is():
     header = fmt.ObjectCipher.create(os.urandom(32), fmt.new_object_id(), segment_size=16).header
     assert [header.segment_count(p) for p in (0, 1, 16, 17, 32, 33)] == [1, 1, 1, 2, 2, 3]

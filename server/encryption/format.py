@@ -159,6 +159,14 @@ class ObjectCipher:
     def seal(self, index: int, final: bool, plaintext: bytes) -> bytes:
         return self._aead.encrypt(self.header.nonce(index, FLAG_FINAL if final else FLAG_MORE), plaintext, self._aad)
 
+    def seal_into(self, index: int, final: bool, plaintext, out) -> int:
+        """As seal, writing the segment into `out` (exactly len(plaintext) + TAG_SIZE bytes, a
+        writable buffer) instead of a new bytes object; returns its length. For streams that
+        encrypt into the buffer they are asked to fill: no copy of the ciphertext."""
+        length = len(plaintext) + TAG_SIZE
+        self._aead.encrypt_into(self.header.nonce(index, FLAG_FINAL if final else FLAG_MORE), plaintext, self._aad, out)
+        return length
+
     def open(self, index: int, final: bool, ciphertext: bytes, count: int) -> bytes:
         try:
             return self._aead.decrypt(self.header.nonce(index, FLAG_FINAL if final else FLAG_MORE), ciphertext, self._aad)
