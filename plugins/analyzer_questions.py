@@ -4,7 +4,9 @@ With the interview's question list, each question is found where it is asked in 
 (fuzzy, so misheard words and small rewordings still match; Chinese is compared character by
 character) and its answer is what is said after it until the next question. Without a list, the
 interviewer's turns are the questions: by speaker label when the transcript has them, else by
-how the segments sound (a question mark, "tell me about...", "你如何..."). The matching itself
+how the segments sound (a question mark, "tell me about...", "你如何..."). The same when a list
+is given but not one of its questions is heard: the part then says so with "listed" (how many
+were listed) and "listed_heard": 0, and its answers are numbered as the turns are. The matching itself
 lives in talentreel.server.analysis.text.align, which the `language` analyzer also uses when this
 part is missing.
 

@@ -178,6 +178,28 @@ def test_misheard_chinese_questions_are_matched_by_characters():
     assert all(0.8 <= a["asked"]["match"] < 1.0 for a in result["answers"])
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_a_list_of_which_nothing_is_heard_falls_back_to_the_interviewers_turns(case):
+    build, segments, language = CASES[case]
+    other_interview = ["What is your favourite programming language and why?", "你为什么离开上一家公司？",
+                       "Describe your ideal manager."]
+    result = run(build(), other_interview, language)
+    assert result["method"] == "interrogative_turns"
+    assert (result["listed"], result["listed_heard"]) == (3, 0)
+    assert_answers_match_the_truth(result, segments)
+    # One listed question heard is enough for the list to be used, the others reported missing.
+    result = run(build(), [questions_of(segments)[0]] + other_interview, language)
+    assert result["method"] == "question_list" and "listed" not in result
+    assert result["unanswered"] == [1, 2, 3]
+
+
+def test_nothing_said_leaves_the_listed_questions_unanswered():
+    empty = {"engine": "test", "language": "en", "text": "", "words": [], "segments": []}
+    result = run(empty, ["Tell me about yourself."])
+    assert result["method"] == "question_list"
+    assert result["unanswered"] == [0] and result["answers"][0]["asked"] is None
+
+
 def test_questions_asked_out_of_order():
     listed = questions_of(TRUTH["segments"])
     result = run(en_stt(), [listed[2], listed[0], listed[1]])

@@ -4,8 +4,9 @@ With the interview's question list, each question is looked for in the transcrip
 matching (ASR mishears words, interviewers paraphrase a little): a cheap sliding count of shared
 tokens finds candidate places, difflib aligns the question against each and keeps the matched
 stretch. The answer to a question is what is said after it until the next question is asked.
-Without a list, the interviewer's turns are the questions: segments of the speaker labelled (or
-found to be) the interviewer, else segments that sound interrogative.
+Without a list, or when not one of its questions is heard, the interviewer's turns are the
+questions: segments of the speaker labelled (or found to be) the interviewer, else segments that
+sound interrogative.
 """
 
 from __future__ import annotations
@@ -43,9 +44,17 @@ def align(stt: Mapping, questions: Sequence[str] = (), min_match: float = MIN_MA
     """{"method", "answers": [{"question_index", "question", "asked", "start", "end", "text"}]}."""
     words = words_of(stt)
     if questions:
-        return {"method": "question_list", "answers": _from_list(words, list(questions), min_match)}
+        answers = _from_list(words, list(questions), min_match)
+        if any(answer["asked"] for answer in answers):
+            return {"method": "question_list", "answers": answers}
     turns, method = _turns(words)
-    return {"method": method, "answers": _from_turns(turns)}
+    heard = _from_turns(turns)
+    if questions and not heard:
+        return {"method": "question_list", "answers": answers}
+    # Not one listed question was heard (the list of another interview, asked in another language,
+    # or all in other words): the interviewer's turns still tell the answers apart, which a
+    # reviewer can replay; a report of nothing but "not found" cannot. `listed` says it happened.
+    return {"method": method, "answers": heard, **({"listed": len(questions), "listed_heard": 0} if questions else {})}
 
 
 # --- with a question list ---------------------------------------------------------------------
