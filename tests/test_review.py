@@ -164,3 +164,15 @@ def test_replay_page_comment_form_and_cue_verdict(client, world):
     _sign_in(hr_client, world["hr"])
     html = hr_client.get(f"/recordings/{recording.id}").get_data(as_text=True)
     assert "Strong answer" in html and "5/5" in html and "Ivy Interviewer" in html
+
+
+def test_replay_page_says_when_none_of_the_listed_questions_was_heard(client, world):
+    recording = world["recording"]
+    _sign_in(client, world["ivy"])
+    assert 'id="list-not-heard"' not in client.get(f"/recordings/{recording.id}").get_data(as_text=True)
+    report = report_mod.latest(recording)
+    data = dict(report.data)
+    data["parts"] = {**data.get("parts", {}), "questions": {"method": "speaker_turns", "answers": [], "listed": 3, "listed_heard": 0}}
+    m.Report.update(data=data).where(m.Report.id == report.id).execute()
+    page = client.get(f"/recordings/{recording.id}").get_data(as_text=True)
+    assert 'id="list-not-heard"' in page and "None of the 3 questions listed for this interview" in page
