@@ -16,11 +16,11 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
 
+from talentreel.server import libc
 from talentreel.server.plugins import hookimpl
 
 COPY_BUFFER = 1024 * 1024
@@ -154,11 +154,8 @@ def _writeback() -> Callable[[int, int, int], None] | None:
     """A function starting the disk writes of a byte range of a file without waiting for them
     (Linux's sync_file_range); None where there is none. Only a hint: a failure is ignored, as
     the fsync that follows makes the object durable either way."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
+    function = libc.function("sync_file_range")
+    if function is None:
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     function.restype = ctypes.c_int

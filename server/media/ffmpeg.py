@@ -16,7 +16,6 @@ a worker holding speech models), where setpriv lets Python start the child with 
 from __future__ import annotations
 
 import collections
-import ctypes
 import functools
 import os
 import queue
@@ -29,6 +28,7 @@ import threading
 import time
 from typing import Callable, Sequence
 
+from .. import libc
 from ..errors import TalentReelError
 
 STDERR_TAIL_LINES = 30
@@ -115,11 +115,8 @@ def die_with_parent_hook() -> Callable[[], None] | None:
     Strictly, when the thread that started ffmpeg ends; run() waits for ffmpeg in that thread,
     so the two end together.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
+    prctl = libc.function("prctl")
+    if prctl is None:
         return None
     pr_set_pdeathsig = 1
     parent = os.getpid()
