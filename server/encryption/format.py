@@ -247,6 +247,24 @@ def decrypt_segments(fileobj: BinaryIO, cipher: ObjectCipher, plaintext_size: in
         yield index, cipher.open(index, final, ciphertext, count)
 
 
+def readinto_exactly(fileobj: BinaryIO, buffer: memoryview) -> int:
+    """read_exactly into `buffer`: fill it, short only at end of file; returns the bytes read.
+    Through readinto when the stream has it (no new bytes object per read), else read()."""
+    readinto = getattr(fileobj, "readinto", None)
+    filled = 0
+    while filled < len(buffer):
+        if readinto is not None:
+            n = readinto(buffer[filled:])
+        else:  # a stream with read() only
+            data = fileobj.read(len(buffer) - filled)
+            n = len(data)
+            buffer[filled:filled + n] = data
+        if not n:
+            break
+        filled += n
+    return filled
+
+
 def read_exactly(fileobj: BinaryIO, n: int) -> bytes:
     """Read n bytes, fewer only at end of file (pipes and sockets return short reads)."""
     data = fileobj.read(n)

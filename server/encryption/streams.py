@@ -80,19 +80,7 @@ class EncryptingReader(io.RawIOBase):
         only at the end of the stream (pipes and sockets return short reads)."""
         view = memoryview(self._plaintext[self._next_buffer])
         self._next_buffer ^= 1
-        readinto = getattr(self._src, "readinto", None)
-        filled = 0
-        while filled < len(view):
-            if readinto is not None:
-                n = readinto(view[filled:])
-            else:  # a stream with read() only
-                data = self._src.read(len(view) - filled)
-                n = len(data)
-                view[filled:filled + n] = data
-            if not n:
-                break
-            filled += n
-        return view[:filled]
+        return view[:fmt.readinto_exactly(self._src, view)]
 
     @property
     def plaintext_size(self) -> int:
