@@ -298,12 +298,13 @@ def _api_times(port: int, token: str, query: str, rounds: int) -> tuple[list[flo
 
 def _recorded_statements(instance, query: str) -> list[tuple[str, tuple]]:
     """The SQL statements one search runs (besides the user's own rows), in order."""
+    from talentreel.server.db import underlying
     from talentreel.server.pool import search
 
     db = instance.database
     recorded = []
-    original = db.obj.execute_sql if hasattr(db, "obj") else db.execute_sql
-    target = db.obj if hasattr(db, "obj") else db
+    target = underlying(db)
+    original = target.execute_sql
 
     def spy(sql, params=None, *args, **kwargs):
         recorded.append((sql, tuple(params or ())))

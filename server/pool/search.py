@@ -344,8 +344,7 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
 
 def _ids(select, need: int) -> list[int]:
     # Read off the cursor: a thousand ids through peewee's row processing cost more than the query.
-    sql, params = select.select(m.Candidate.id).limit(need).sql()
-    return [row[0] for row in m.Candidate._meta.database.execute_sql(sql, params).fetchall()]
+    return [row[0] for row in _raw(select.select(m.Candidate.id).limit(need))]
 
 
 def _raw(select) -> list[tuple]:
