@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from . import models as m
+from . import statements
 from .auth import passwords
 from .auth.tokens import new_token, token_hash
 from .errors import ValidationError
@@ -73,15 +74,19 @@ def create_api_token(user: m.User, name: str) -> tuple[m.ApiToken, str]:
 def user_for_api_token(token: str) -> m.User | None:
     if not token.startswith(API_TOKEN_PREFIX):
         return None
-    row = (
-        m.ApiToken.select(m.ApiToken, m.User)
-        .join(m.User)
-        .where((m.ApiToken.token_hash == token_hash(token)) & m.ApiToken.revoked_at.is_null() & (m.User.is_active == True))  # noqa: E712
-        .first()
-    )
-    if row is None:
+    # Every API request runs this: its statement is rendered once (statements.py).
+    hashed = token_hash(token)
+    found = statements.models(m.User, ("user_for_api_token",), lambda: (
+        m.User.select(m.User, m.ApiToken.id.alias("token_id"), m.ApiToken.last_used_at.alias("token_last_used_at"))
+        .join(m.ApiToken, on=(m.ApiToken.user == m.User.id))
+        .where((m.ApiToken.token_hash == hashed) & m.ApiToken.revoked_at.is_null() & (m.User.is_active == True))  # noqa: E712
+        .limit(1)), (hashed, True, 1))
+    if not found:
         return None
+    user = found[0]
+    last_used = m.ApiToken.last_used_at.python_value(user.__dict__.pop("token_last_used_at"))
+    token_id = user.__dict__.pop("token_id")
     now = m.utcnow()
-    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        m.ApiToken.update(last_used_at=now).where(m.ApiToken.id == row.id).execute()
-    return row.user
+    if last_used is None or (now - last_used).total_seconds() > 60:
+        m.ApiToken.update(last_used_at=now).where(m.ApiToken.id == token_id).execute()
+    return user

@@ -14,6 +14,7 @@ import peewee as pw
 from flask import g, has_request_context, request
 
 from . import models as m
+from . import statements
 from .db import is_postgres
 
 GENESIS = "0" * 64
@@ -60,7 +61,9 @@ def record(action: str, obj=None, *, actor=None, details=None, object_type=None,
             with database.atomic():
                 if not wait_for_disk and is_postgres(database):
                     database.execute_sql("SET LOCAL synchronous_commit TO OFF")
-                head = m.AuditEvent.select(m.AuditEvent.hash).order_by(m.AuditEvent.id.desc()).first()
+                # The chain's head, read at every event (a search is one): rendered once (statements.py).
+                head = statements.execute(database, ("audit_head",), lambda: (
+                    m.AuditEvent.select(m.AuditEvent.hash).order_by(m.AuditEvent.id.desc()).limit(1)), (1,)).fetchone()
                 event = m.AuditEvent(
                     at=m.utcnow(),
                     actor=actor.id if actor is not None else None,
@@ -70,7 +73,7 @@ def record(action: str, obj=None, *, actor=None, details=None, object_type=None,
                     object_id=None if object_id is None else str(object_id),
                     ip=ip,
                     details=details or {},
-                    prev_hash=head.hash if head else GENESIS,
+                    prev_hash=head[0] if head else GENESIS,
                 )
                 event.hash = event_hash(event.prev_hash, event)
                 event.save(force_insert=True)

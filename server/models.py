@@ -14,6 +14,7 @@ import datetime as dt
 import peewee as pw
 
 from .db import JSONField, database
+from . import statements
 
 ROLES = ("it_admin", "hr", "dept_head", "interviewer", "candidate")
 """The roles a user can hold; one user may hold several (an IT admin who is also HR)."""
@@ -69,7 +70,10 @@ class User(BaseModel):
         return self._pinned_read("roles", self._read_roles)
 
     def _read_roles(self) -> set[str]:
-        return {r.role for r in UserRole.select(UserRole.role).where(UserRole.user == self)}
+        # Read on every request: rendered once (statements.py).
+        cursor = statements.execute(self._meta.database, ("user_roles",),
+                                    lambda: UserRole.select(UserRole.role).where(UserRole.user == self.id), (self.id,))
+        return {role for (role,) in cursor}
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))

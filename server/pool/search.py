@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from .. import models as m
-from .. import scoping
+from .. import scoping, statements
 from ..errors import ValidationError
 from ..i18n import _
 from ..permissions import visible
@@ -333,7 +333,8 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
             ids = _ids(select, need)
         total = len(ids)
         page_ids = ids[first:first + per_page]
-        page_rows = m.Candidate.select().where(m.Candidate.id.in_(page_ids)).order_by(m.Candidate.id.desc()) if page_ids else []
+        page_rows = statements.models(m.Candidate, ("search_page", len(page_ids)), lambda: (
+            m.Candidate.select().where(m.Candidate.id.in_(page_ids)).order_by(m.Candidate.id.desc())), page_ids) if page_ids else []
         rows = visible(user, "candidate.view", page_rows)
     hits = _hits(rows, query, compiler, locale)
     notes = list(compiler.notes)
@@ -357,9 +358,11 @@ def tags_of(candidate_ids: list[int], locale: str | None, limit: int | None = TA
     """Each candidate's tags (merged ones shown as the tag they joined), best score first.
     Read off the cursor: a page of hits has hundreds of tag rows, and even peewee's tuples cost
     more than the query (every value goes through its field's conversion)."""
-    rows = _raw(m.CandidateTag.select(m.CandidateTag.candidate, m.CandidateTag.score, m.CandidateTag.source, m.Tag.id, m.Tag.name,
-                                      m.Tag.kind, m.Tag.label_en, m.Tag.label_zh, m.Tag.merged_into)
-                .join(m.Tag).where(m.CandidateTag.candidate.in_(candidate_ids)))
+    candidate_ids = list(candidate_ids)
+    rows = statements.execute(m.CandidateTag._meta.database, ("candidate_tags", len(candidate_ids)), lambda: (
+        m.CandidateTag.select(m.CandidateTag.candidate, m.CandidateTag.score, m.CandidateTag.source, m.Tag.id, m.Tag.name,
+                              m.Tag.kind, m.Tag.label_en, m.Tag.label_zh, m.Tag.merged_into)
+        .join(m.Tag).where(m.CandidateTag.candidate.in_(candidate_ids))), candidate_ids).fetchall()
     best: dict[int, dict[int, dict]] = {}
     canon_cache: dict[int, m.Tag] = {}
     zh = (locale or "").startswith("zh")
@@ -389,10 +392,12 @@ def _hits(rows: list[m.Candidate], query: Query, compiler: _Compiler, locale: st
         # The evidence of every tag term in one statement, each candidate's best-scored tag first;
         # each term then shows, per candidate, the first moment of a tag of its family.
         all_tags = sorted({i for t in terms for i in compiler.tag_ids[t]})
-        evidence = _raw(m.TagEvidence.select(m.CandidateTag.candidate, m.CandidateTag.tag, m.TagEvidence.recording,
-                                             m.TagEvidence.start_seconds, m.TagEvidence.end_seconds, m.TagEvidence.note)
-                        .join(m.CandidateTag).where(m.CandidateTag.candidate.in_(ids) & m.CandidateTag.tag.in_(all_tags))
-                        .order_by(m.CandidateTag.candidate, -pw.fn.COALESCE(m.CandidateTag.score, 0), m.TagEvidence.id))
+        evidence = statements.execute(m.TagEvidence._meta.database, ("search_evidence", len(ids), len(all_tags)), lambda: (
+            m.TagEvidence.select(m.CandidateTag.candidate, m.CandidateTag.tag, m.TagEvidence.recording,
+                                 m.TagEvidence.start_seconds, m.TagEvidence.end_seconds, m.TagEvidence.note)
+            .join(m.CandidateTag).where(m.CandidateTag.candidate.in_(ids) & m.CandidateTag.tag.in_(all_tags))
+            .order_by(m.CandidateTag.candidate, -pw.fn.COALESCE(m.CandidateTag.score, 0), m.TagEvidence.id)),
+            (*ids, *all_tags, 0)).fetchall()
         for term in terms:
             family, seen = set(compiler.tag_ids[term]), set()
             label = taxonomy.label(compiler.tags[term], locale)

@@ -12,6 +12,7 @@ import peewee as pw
 
 from .. import audit
 from .. import models as m
+from .. import statements
 from ..errors import ValidationError
 from ..i18n import _
 
@@ -41,9 +42,12 @@ def find_tags(organisation_id: int, names) -> dict[str, m.Tag | None]:
     keys = sorted({w for w in wanted.values() if w})
     found: dict[str, m.Tag] = {}
     if keys:
-        rows = list(m.Tag.select().where((m.Tag.organisation == organisation_id)
-                                         & (pw.fn.LOWER(m.Tag.name).in_(keys) | pw.fn.LOWER(m.Tag.label_en).in_(keys)
-                                            | pw.fn.LOWER(m.Tag.label_zh).in_(keys))).order_by(m.Tag.id))
+        # Every search runs this: rendered once per number of names (statements.py).
+        rows = statements.models(m.Tag, ("find_tags", len(keys)), lambda: (
+            m.Tag.select().where((m.Tag.organisation == organisation_id)
+                                 & (pw.fn.LOWER(m.Tag.name).in_(keys) | pw.fn.LOWER(m.Tag.label_en).in_(keys)
+                                    | pw.fn.LOWER(m.Tag.label_zh).in_(keys))).order_by(m.Tag.id)),
+            (organisation_id, *keys, *keys, *keys))
         by_label: dict[str, m.Tag] = {}
         for tag in sorted(rows, key=lambda t: (t.merged_into_id is not None, t.id)):
             for text in (tag.label_en, tag.label_zh):
@@ -75,7 +79,9 @@ def families(tags) -> dict[int, list[int]]:
     root_of = {tag.id: tag.id for tag in tags}
     frontier = list(root_of)
     while frontier and len(root_of) < 10000:
-        merged = m.Tag.select(m.Tag.id, m.Tag.merged_into).where(m.Tag.merged_into.in_(frontier)).tuples()
+        asked = frontier
+        merged = statements.execute(m.Tag._meta.database, ("tag_families", len(asked)), lambda: (
+            m.Tag.select(m.Tag.id, m.Tag.merged_into).where(m.Tag.merged_into.in_(asked))), asked)
         frontier = []
         for tag_id, into in merged:
             if tag_id not in root_of:
