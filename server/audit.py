@@ -76,11 +76,24 @@ def record(action: str, obj=None, *, actor=None, details=None, object_type=None,
                     prev_hash=head[0] if head else GENESIS,
                 )
                 event.hash = event_hash(event.prev_hash, event)
-                event.save(force_insert=True)
+                _insert(database, event)
                 return event
         except pw.IntegrityError:
             continue
     raise RuntimeError("audit trail: could not append after repeated contention")
+
+
+_COLUMNS = [f for f in m.AuditEvent._meta.sorted_fields if f is not m.AuditEvent._meta.primary_key]
+
+
+def _insert(database, event: m.AuditEvent) -> None:
+    """event.save(force_insert=True), its statement rendered once (statements.py): every search
+    and every change appends an event."""
+    row = {field: event.__data__.get(field.name) for field in _COLUMNS}
+    values = [field.db_value(value) for field, value in row.items()]  # what peewee binds for each
+    cursor = statements.execute(database, ("audit_insert",), lambda: m.AuditEvent.insert(row), values)
+    event.id = cursor.fetchone()[0] if is_postgres(database) else cursor.lastrowid
+    event._dirty.clear()
 
 
 def verify() -> list[str]:

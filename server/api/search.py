@@ -7,7 +7,8 @@ what the caller may see; each hit names the moments of a replay that make it one
 
 from __future__ import annotations
 
-from flask import g, jsonify, request, url_for
+import orjson
+from flask import current_app, g, jsonify, request, url_for
 from flask_babel import get_locale
 
 from .. import audit
@@ -45,7 +46,10 @@ def search_pool():
         per_page = _int_param("per_page", pool_search.PAGE_SIZE, pool_search.MAX_PAGE_SIZE)
         result = pool_search.run(g.user, request.args.get("q", ""), page, per_page, locale=_locale())
     audit.record("pool.search", None, actor=g.user, details={"candidates": [h.candidate.id for h in result.items]}, wait_for_disk=False)
-    return jsonify(result.as_dict())
+    # orjson, not jsonify: a page of hits is 20-25 KB of JSON, which the standard encoder took
+    # 0.35 ms over (orjson: 0.03). Anything not JSON by nature (a lazily translated note) is
+    # written as its text.
+    return current_app.response_class(orjson.dumps(result.as_dict(), default=str), mimetype="application/json")
 
 
 def _saved(row: m.SavedSearch) -> dict:
