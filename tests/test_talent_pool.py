@@ -246,7 +246,12 @@ def test_a_cut_listed_set_that_the_scope_thins_is_asked_again_uncut(pool, monkey
     m.CandidateTag.create(candidate=stranger, tag=taxonomy.find_tag(default_organisation().id, "teamwork"), score=0.9)
     monkeypatch.setattr(plan, "should_list", lambda *args: True)
     monkeypatch.setattr(plan, "CUT_MARGIN", 0.0)
-    assert run(pool, "teamwork", per_page=1).as_dict() == walked
+    with recorded_sql(m.Candidate._meta.database) as statements:
+        assert run(pool, "teamwork", per_page=1).as_dict() == walked
+    assert sum('AS "listed"' in s for s in statements) == 2  # the cut set, then the whole one
+    # Asked again, the query reuses the tags it looked up: one look-up of names, one of families.
+    assert sum(s.startswith('SELECT "t1"."id", "t1"."organisation_id", "t1"."name"') and 'FROM "tag"' in s for s in statements) == 1
+    assert sum('"merged_into_id" IN' in s for s in statements) == 1
 
 
 def test_the_plan_follows_how_many_candidates_each_term_matches(pool, monkeypatch):

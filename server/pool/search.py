@@ -144,8 +144,17 @@ class _Compiler:
 
     # --- the plan --------------------------------------------------------------------------------
 
+    def uncut(self) -> "_Compiler":
+        """A compiler for the same query that never cuts the listed set (run() asks again with it
+        when the scope thinned a cut set), reusing the tags this one looked up."""
+        again = _Compiler(self.user, self.need, stop_early=False)
+        again.tags, again.tag_ids = dict(self.tags), dict(self.tag_ids)
+        return again
+
     def condition(self, query: Query):
-        self._find_tags([t for t in query.terms if isinstance(t, TagTerm)])
+        terms = [t for t in query.terms if isinstance(t, TagTerm)]
+        if any(t not in self.tag_ids for t in terms):
+            self._find_tags(terms)
         tree = self._resolve(query.tree)
         conjuncts = list(tree.children) if isinstance(tree, And) else [tree]
         pool = max(plan.pool_size(), 1)
@@ -309,7 +318,10 @@ def candidate_ids(user: m.User, query: Query | str, need: int = MAX_TOTAL + 1, s
     `need`: how many of them will be read (it chooses the plan); stop_early=False: never cut the
     listed set at `need` (the query then gives every match, not only the first `need`)."""
     query = parse(query) if isinstance(query, str) else query
-    compiler = _Compiler(user, need, stop_early)
+    return _select(user, query, _Compiler(user, need, stop_early))
+
+
+def _select(user: m.User, query: Query, compiler: _Compiler) -> tuple[pw.ModelSelect, _Compiler]:
     condition = compiler.condition(query)
     select = scoping.candidates(user).where(condition).order_by(m.Candidate.id.desc())
     return select, compiler
@@ -329,7 +341,7 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
         # from the key itself.
         ids = _ids(select, need)
         if compiler.stopped_early and len(ids) < need:  # the scope dropped some of the cut set after all
-            select, compiler = candidate_ids(user, query, need, stop_early=False)
+            select, compiler = _select(user, query, compiler.uncut())
             ids = _ids(select, need)
         total = len(ids)
         page_ids = ids[first:first + per_page]
