@@ -276,24 +276,29 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _api_times(port: int, token: str, query: str, rounds: int) -> tuple[list[float], dict]:
+def _api_times(port: int, token: str, queries: list[str], rounds: int) -> dict[str, tuple[list[float], dict]]:
+    """Each query `rounds` times through the API, the queries taking turns (round-robin): a slow
+    spell of this shared virtual machine (seconds long, everything 30-40 % slower) then falls on
+    every query alike, instead of on whichever query happened to run in it."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    path = "/api/v1/search?" + urllib.parse.urlencode({"q": query, "per_page": 20})
     headers = {"Authorization": f"Bearer {token}"}
-    times, body = [], {}
+    paths = {query: "/api/v1/search?" + urllib.parse.urlencode({"q": query, "per_page": 20}) for query in queries}
+    times: dict[str, list[float]] = {query: [] for query in queries}
+    bodies: dict[str, dict] = {}
     try:
         for _ in range(rounds + 2):  # two warm-ups: each gunicorn worker's first request
-            started = time.perf_counter()
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            times.append(time.perf_counter() - started)
-            if response.status != 200:
-                raise RuntimeError(f"search {query!r} answered {response.status}: {data[:300]!r}")
-            body = json.loads(data)
+            for query in queries:
+                started = time.perf_counter()
+                conn.request("GET", paths[query], headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                times[query].append(time.perf_counter() - started)
+                if response.status != 200:
+                    raise RuntimeError(f"search {query!r} answered {response.status}: {data[:300]!r}")
+                bodies[query] = json.loads(data)
     finally:
         conn.close()
-    return times[2:], body
+    return {query: (times[query][2:], bodies[query]) for query in queries}
 
 
 def _recorded_statements(instance, query: str) -> list[tuple[str, tuple]]:
@@ -380,8 +385,9 @@ def _measure_backend(ctx, label: str, database_url: str | None, scale: float, ro
         postgres = label == "postgresql"
         with server:
             for kind, texts in (("tag", TAG_QUERIES), ("text", TEXT_QUERIES)):
+                through_api = _api_times(port, instance.api_token, texts, rounds)
                 for text in texts:
-                    api, body = _api_times(port, instance.api_token, text, rounds)
+                    api, body = through_api[text]
                     statements = _recorded_statements(instance, text)
                     direct = _replay(instance, statements, rounds)
                     naive = _replay(instance, statements, naive_rounds, naive=True, postgres=postgres)
