@@ -267,13 +267,14 @@ class Server:
 
 
 def talentreel_web(instance: Instance, port: int, log_path: Path, workers: int | None = None,
-                   threads: int | None = None) -> Server:
+                   threads: int | None = None, settings: dict | None = None) -> Server:
     """The web server as production runs it: `talentreel web` (gunicorn, gthread workers) on
     loopback, against the instance's data directory. With `threads` given, the same gunicorn
     set-up through talentreel.server.cli.serve.serve with that thread count (`talentreel web`
-    fixes 4)."""
+    fixes 4). `settings`: more settings, by name, passed as the environment sets them."""
     env = dict(os.environ, TALENTREEL_DATA_DIR=str(instance.data_dir), TALENTREEL_LOG_LEVEL="WARNING",
                TALENTREEL_DATABASE_URL=instance.database_url)
+    env.update({"TALENTREEL_" + name.upper(): str(value) for name, value in (settings or {}).items()})
     if threads is None:
         command = [sys.executable, "-m", "talentreel.server.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
         if workers:

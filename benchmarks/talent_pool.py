@@ -12,7 +12,10 @@ index created), as an initial import would.
 
 For each query the figures are:
 - API: `GET /api/v1/search?q=...&per_page=20` on `talentreel web` (gunicorn, 2 workers x 4 threads)
-  with a bearer token, one keep-alive connection, p50 / p95 over the rounds;
+  with a bearer token, one keep-alive connection, p50 / p95 over the rounds, after a warm-up
+  (the web workers load the pool's tags into memory: server/pool/postings.py);
+- API, SQL only (tag queries): the same through a server with `pool_memory_index` off, in the same
+  run; its answers must equal the first server's, or the benchmark stops;
 - direct: the SQL statements the search ran (recorded from one run), replayed on a connection
   of the benchmark process;
 - naive: the same answer without the indexes: tag statements with index use turned off
@@ -276,17 +279,28 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _api_times(port: int, token: str, queries: list[str], rounds: int) -> dict[str, tuple[list[float], dict]]:
+def _api_times(port: int, token: str, queries: list[str], rounds: int, warmup_s: float = 0.0) -> dict[str, tuple[list[float], dict]]:
     """Each query `rounds` times through the API, the queries taking turns (round-robin): a slow
     spell of this shared virtual machine (seconds long, everything 30-40 % slower) then falls on
-    every query alike, instead of on whichever query happened to run in it."""
+    every query alike, instead of on whichever query happened to run in it.
+
+    Unmeasured first: two rounds (each gunicorn worker's first request), and more for `warmup_s`
+    seconds: the worker's first search starts loading the pool's tags into memory
+    (server/pool/postings.py) in the background, and until it is loaded the searches run in SQL.
+    A server that has been up for more than a few seconds is past that."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {token}"}
     paths = {query: "/api/v1/search?" + urllib.parse.urlencode({"q": query, "per_page": 20}) for query in queries}
     times: dict[str, list[float]] = {query: [] for query in queries}
     bodies: dict[str, dict] = {}
     try:
-        for _ in range(rounds + 2):  # two warm-ups: each gunicorn worker's first request
+        warm_until = time.monotonic() + warmup_s
+        while time.monotonic() < warm_until:
+            for query in queries:
+                conn.request("GET", paths[query], headers=headers)
+                conn.getresponse().read()
+            time.sleep(0.05)
+        for _ in range(rounds + 2):
             for query in queries:
                 started = time.perf_counter()
                 conn.request("GET", paths[query], headers=headers)
@@ -369,6 +383,10 @@ def _naive(sql: str, params: tuple, postgres: bool) -> tuple[str, tuple]:
     return sql, params
 
 
+def _answer(body: dict) -> tuple:
+    return body.get("total"), body.get("total_capped"), [(h["candidate"]["id"], h["moments"], h["tags"]) for h in body.get("items", [])]
+
+
 def _figures(times: list[float]) -> dict:
     return {"p50_ms": round(statistics.median(times) * 1000, 2), "p95_ms": round(_percentile(times, 0.95) * 1000, 2),
             "n": len(times)}
@@ -379,19 +397,31 @@ def _measure_backend(ctx, label: str, database_url: str | None, scale: float, ro
     try:
         log(f"{label}: generating the pool at scale {scale}")
         size = generate(instance, scale)
+        warmup_s = 3.0 if scale < 0.1 else 15.0
+        # The tag queries through a server that answers them in SQL only (pool_memory_index off):
+        # what the in-memory index adds, in the same run; and its answers must be the same.
+        port = common.free_port()
+        sql_only = {}
+        with common.talentreel_web(instance, port, ctx.workdir / f"pool-web-{label}-sql.log", ctx.workers, ctx.threads,
+                                   settings={"pool_memory_index": 0}):
+            sql_only = _api_times(port, instance.api_token, TAG_QUERIES, rounds, warmup_s)
         port = common.free_port()
         server = common.talentreel_web(instance, port, ctx.workdir / f"pool-web-{label}.log", ctx.workers, ctx.threads)
         queries = {}
         postgres = label == "postgresql"
         with server:
             for kind, texts in (("tag", TAG_QUERIES), ("text", TEXT_QUERIES)):
-                through_api = _api_times(port, instance.api_token, texts, rounds)
+                through_api = _api_times(port, instance.api_token, texts, rounds, warmup_s)
                 for text in texts:
                     api, body = through_api[text]
+                    if text in sql_only and _answer(sql_only[text][1]) != _answer(body):
+                        raise RuntimeError(f"{text!r}: the in-memory index and SQL gave different answers:\n"
+                                           f"{_answer(body)}\n{_answer(sql_only[text][1])}")
                     statements = _recorded_statements(instance, text)
                     direct = _replay(instance, statements, rounds)
                     naive = _replay(instance, statements, naive_rounds, naive=True, postgres=postgres)
                     entry = {"kind": kind, "api": _figures(api), "direct": _figures(direct), "naive": _figures(naive),
+                             "api_sql_only": _figures(sql_only[text][0]) if text in sql_only else None,
                              "total": body.get("total"), "capped": body.get("total_capped") or bool(body.get("notes"))}
                     entry["api_over_direct_p95"] = round(entry["api"]["p95_ms"] / max(entry["direct"]["p95_ms"], 0.001), 1)
                     entry["naive_over_api_p50"] = round(entry["naive"]["p50_ms"] / max(entry["api"]["p50_ms"], 0.001), 1)
@@ -455,11 +485,12 @@ def report(results: dict) -> list[str]:
         size = figures["size"]
         lines += ["", f"### {label}: {size['candidates']:,} candidates, {size['candidate_tags']:,} candidate tags, "
                       f"{size['passages']:,} passages ({size['transcript_hours']:,} h), generated in {size['generate_s']:.0f} s", "",
-                  "| query | kind | hits | API p50 / p95 ms | direct p50 / p95 ms | API / direct (p95) | naive p50 ms | naive / API (p50) |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| query | kind | hits | API p50 / p95 ms | API, SQL only p50 / p95 ms | direct p50 / p95 ms | API / direct (p95) | naive p50 ms | naive / API (p50) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for text, q in figures["queries"].items():
+            sql_only = f"{q['api_sql_only']['p50_ms']} / {q['api_sql_only']['p95_ms']}" if q.get("api_sql_only") else "-"
             lines.append(f"| `{text}` | {q['kind']} | {q['total']}{' (capped)' if q['capped'] else ''} | "
-                         f"{q['api']['p50_ms']} / {q['api']['p95_ms']} | {q['direct']['p50_ms']} / {q['direct']['p95_ms']} | "
+                         f"{q['api']['p50_ms']} / {q['api']['p95_ms']} | {sql_only} | {q['direct']['p50_ms']} / {q['direct']['p95_ms']} | "
                          f"{q['api_over_direct_p95']} | {q['naive']['p50_ms']} | {q['naive_over_api_p50']} |")
     return lines
 

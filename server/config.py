@@ -82,6 +82,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "str", defaults.HOST, "Address the web server binds to."),
     Setting("port", "int", defaults.PORT, "Port the web server listens on.", minimum=1),
     Setting("web_workers", "int", 2, "gunicorn worker processes for `talentreel web`.", minimum=1),
+    Setting("pool_memory_index", "bool", True, "Web workers keep the talent pool's candidate tags in memory (16 bytes per candidate tag, per worker) and answer tag searches from it; off: every search runs in the database."),
     Setting("media_url", "str", "", "Public base URL of the media server (`talentreel media-server`) that players fetch recordings from, e.g. `https://media.example.com` or `http://{host}:8471` (`{host}`: the host name the browser used for the web UI). Empty: the web server serves media itself (simpler, slower). `talentreel up` runs a media server and sets this."),
     Setting("media_host", "str", lambda v: v["host"], "Address `talentreel media-server` binds to (default: `host`)."),
     Setting("media_port", "int", lambda v: v["port"] + 1, "Port `talentreel media-server` listens on (default: `port` + 1).", minimum=1),

@@ -127,6 +127,13 @@ def _candidate_tag_redundant_indexes(db, migrator):
         db.execute_sql(f"DROP INDEX IF EXISTS {name}")
 
 
+@migration(14, "talent pool: a change log of candidate tags, for the search's in-memory index")
+def _candidate_tag_changes(db, migrator):
+    from .pool import changes
+
+    changes.install(db)
+
+
 @migration(7, "first sign-in links for accounts without a password")
 def _password_setup_tokens(db, migrator):
     db.create_tables([models.PasswordSetupToken], safe=True)

@@ -28,6 +28,14 @@ def prune_sessions() -> dict:
 
 
 @job
+def prune_pool_changes() -> dict:
+    """Trim the log of candidate-tag changes the search index follows (server/pool/changes.py)."""
+    from talentreel.server.pool import changes
+
+    return {"deleted": changes.prune(m.CandidateTag._meta.database)}
+
+
+@job
 def finish_interrupted_puts() -> dict:
     """Remove the keys of object writes a crash interrupted (see EncryptedStore)."""
     return get_app().extensions["talentreel"].store.finish_interrupted_puts()

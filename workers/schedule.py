@@ -16,6 +16,7 @@ from talentreel.server import models as m
 TIMETABLE = (
     ("talentreel.workers.maintenance.prune_sessions", dt.timedelta(days=1)),
     ("talentreel.workers.maintenance.finish_interrupted_puts", dt.timedelta(hours=1)),
+    ("talentreel.workers.maintenance.prune_pool_changes", dt.timedelta(hours=1)),
     ("talentreel.workers.maintenance.remove_abandoned_uploads", dt.timedelta(hours=1)),
     ("talentreel.workers.maintenance.move_cold_recordings", dt.timedelta(days=1)),
     ("talentreel.workers.analysis.reanalyse_outdated", dt.timedelta(hours=6)),

@@ -23,7 +23,7 @@ STORED_OBJECTS = "SELECT object_id, object_key, ciphertext_size FROM data_key WH
 KEY_SKELETON_SUFFIX = ".candidate-keys.json"
 """Beside a PostgreSQL dump: the candidate key rows' ids and dates (no keys), for the restore."""
 
-KEEP_TABLES = ("schema_lock",)
+KEEP_TABLES = ("schema_lock", "pool_index_state", "candidate_tag_change")
 """Tables that exist in a fresh database without holding data."""
 
 

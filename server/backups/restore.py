@@ -161,6 +161,10 @@ def restore(settings, target: BackupTarget, backup_id: str, *, backup_key: Backu
     try:
         with restored.connection_context():
             applied = schema.migrate(restored)
+            # The restored tags are not those any running search index holds (pool/changes.py).
+            from ..pool import changes
+
+            changes.retoken(restored)
             keys = escrow.apply(held)
             m.BackupRun.update(status="failed", finished_at=m.utcnow(),
                                error=f"was running when backup {backup_id} was taken; restored from that backup") \

@@ -26,6 +26,11 @@ class GunicornServer(BaseApplication):
 
 def serve(app, host: str, port: int, workers: int, threads: int, on_ready=None) -> None:
     database = app.extensions["talentreel"].database
+    from ..pool import postings
+
+    # A long-running server answers tag searches from memory (pool/postings.py); each worker
+    # loads its own copy on its first search, after the fork.
+    postings.enable(bool(app.extensions["talentreel"].settings["pool_memory_index"]))
     # Connections must not cross a fork: close (and for pools, drop) them before gunicorn forks.
     if not database.is_closed():
         database.close()

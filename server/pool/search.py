@@ -3,10 +3,11 @@ replay that makes each one a hit.
 
 The query tree becomes one SQL condition on candidate ids, applied to the user's scoped candidate
 query (scoping.py: a dept_head only ever sees their departments' candidates), and every row shown
-is still asked of the permission hook. Tag terms are probed per candidate or listed from the
-index, as plan.py chooses for the query; a transcript term is looked up in the full-text index
-first, at most PASSAGE_CAP passages, so a word said in every interview cannot make a query run
-away (the result says when that happened). The total is counted up to MAX_TOTAL and pages stop
+is still asked of the permission hook. In a web server the tag terms are answered from memory
+(postings.py) whenever its copy of the tags is current; otherwise tag terms are probed per
+candidate or listed from the index, as plan.py chooses for the query. A transcript term is
+looked up in the full-text index first, at most PASSAGE_CAP passages, so a word said in every
+interview cannot make a query run away (the result says when that happened). The total is counted up to MAX_TOTAL and pages stop
 there: a query matching everyone stays cheap.
 """
 
@@ -19,6 +20,7 @@ import math
 import operator
 from dataclasses import dataclass, field
 
+import numpy as np
 import peewee as pw
 
 from .. import models as m
@@ -26,7 +28,7 @@ from .. import scoping, statements
 from ..errors import ValidationError
 from ..i18n import _
 from ..permissions import visible
-from . import fulltext, plan, segment, taxonomy
+from . import fulltext, plan, postings, segment, taxonomy
 from .query import And, FieldTerm, Not, Or, Query, QueryError, TagTerm, TextTerm, parse
 
 PASSAGE_CAP = 5000
@@ -102,7 +104,8 @@ class _Compiler:
         self.tag_ids: dict[TagTerm, list[int]] = {}
         self.tags: dict[TagTerm, m.Tag] = {}
         self.passages: dict[TextTerm, list[fulltext.Passage]] = {}
-        self.chosen = "walk"  # or "list": the plan that ran (tests)
+        self.chosen = "walk"  # or "list" or "memory": the plan that ran (tests)
+        self.memory_ids: list[int] | None = None  # the whole answer, newest first, when memory gave it
         self.expected = 0.0  # candidates the query is expected to match
 
     # --- names and words, looked up once -------------------------------------------------------
@@ -157,6 +160,9 @@ class _Compiler:
             self._find_tags(terms)
         tree = self._resolve(query.tree)
         conjuncts = list(tree.children) if isinstance(tree, And) else [tree]
+        answered = self._from_memory(conjuncts)
+        if answered is not None:
+            return answered
         pool = max(plan.pool_size(), 1)
         groups = [(c.matches(), i) for i, c in enumerate(conjuncts) if isinstance(c, plan.TagGroup)]
         texts = [len(c.ids) for c in conjuncts if isinstance(c, _Listed)]
@@ -168,6 +174,61 @@ class _Compiler:
             if (not texts or smallest < min(texts)) and plan.should_list(smallest, selectivity, self.need, pool):
                 return self._listed(conjuncts, first, smallest)
         return self._all(conjuncts)
+
+    def _from_memory(self, conjuncts: list):
+        """The condition with the tag conjuncts answered by the in-memory index (postings.py), or
+        None to take the SQL plan (no current index, no tag conjunct, or too many candidates to
+        hand to SQL as a list).
+
+        When tags (and transcript terms beside them) are the whole query and the user sees the
+        whole organisation, the answer is the index's alone: memory_ids, newest first, and the
+        search only looks up its page. With other terms (department, opening, dates) or a
+        narrower scope, the candidates found become a literal list the rest of the condition is
+        tested on."""
+        tag_part = [c for c in conjuncts if postings.tag_only(c)]
+        if not tag_part:
+            return None
+        snapshot = postings.current(self.database)
+        if snapshot is None:
+            return None
+        # Transcript terms at the top are sets of candidates already: they join the tags' mask
+        # (`negotiation>=0.5 "w1200"`: half the pool's tags and 900 candidates' passages, which
+        # the SQL plan could only walk).
+        texts = [c for c in conjuncts if isinstance(c, _Listed)]
+        size = max([snapshot.universe] + [max(c.ids) + 1 for c in texts if c.ids])
+        mask, negated = snapshot.mask(tag_part[0] if len(tag_part) == 1 else And(tuple(tag_part)), size)
+        # Every candidate of a positive tag set is of the organisation (postings.ROWS_SQL); a
+        # transcript term's are not known to be, nor "all but" some: then SQL applies the scope.
+        of_organisation = not negated
+        if texts:
+            if negated:
+                mask = ~mask
+                negated = False
+            for text in texts:
+                keep = np.zeros(size, dtype=bool)
+                keep[list(text.ids)] = True
+                mask &= keep
+        ids = np.flatnonzero(mask)
+        rest = [c for c in conjuncts if not postings.tag_only(c) and not isinstance(c, _Listed)]
+        if not rest and of_organisation and scoping.organisation_wide(self.user.roles):
+            newest = ids[::-1]
+            if self.stop_early:
+                newest = newest[:self.need]
+            if len(newest) <= postings.LITERAL_MAX:
+                self.chosen = "memory"
+                self.memory_ids = newest.tolist()
+                self.expected = float(len(ids))
+                return _id_list(self.memory_ids)
+        if len(ids) > postings.LITERAL_MAX:
+            return None
+        self.chosen = "memory"
+        self.expected = float(len(ids))
+        if negated:
+            known = ~_id_list(ids.tolist()) if len(ids) else None
+        else:
+            known = _id_list(ids.tolist())
+        parts = ([known] if known is not None else []) + [self._compile(c) for c in rest]
+        return self._and(parts) if parts else pw.SQL("1 = 1")
 
     def _listed(self, conjuncts: list, first: int, smallest: int):
         """The candidates of the most selective tag group (conjuncts[first]) that match the other
@@ -220,11 +281,7 @@ class _Compiler:
         if isinstance(node, plan.TagGroup):
             return node.probe()
         if isinstance(node, _Listed):
-            if not node.ids:
-                return pw.SQL("1 = 0")
-            # Ids the database just gave, written as a literal list: thousands of bound parameters
-            # would cost more to render than the query takes.
-            return m.Candidate.id.in_(pw.SQL("(" + ",".join(map(str, node.ids)) + ")"))
+            return _id_list(node.ids)
         return self.field(node)
 
     def _unknown_tag(self, name: str) -> str:
@@ -274,6 +331,15 @@ class _Compiler:
     def _at_openings(openings):
         return (m.Candidate.id.in_(m.Application.select(m.Application.candidate).where(m.Application.opening.in_(openings)))
                 | m.Candidate.id.in_(m.Interview.select(m.Interview.candidate).where(m.Interview.opening.in_(openings))))
+
+
+def _id_list(ids) -> pw.Node:
+    """candidate.id in `ids`, written as a literal list: the ids come from the database or the
+    index (integers), and thousands of bound parameters would cost more to render than the query
+    takes."""
+    if not ids:
+        return pw.SQL("1 = 0")
+    return m.Candidate.id.in_(pw.SQL("(" + ",".join(map(str, ids)) + ")"))
 
 
 @dataclass(frozen=True)
@@ -339,7 +405,7 @@ def run(user: m.User, text: str, page=1, per_page=PAGE_SIZE, locale: str | None 
         # newest first, as far as the page reaches. A separate count and page query evaluated the
         # whole condition twice; the ids come in primary-key order, which both databases read
         # from the key itself.
-        ids = _ids(select, need)
+        ids = compiler.memory_ids if compiler.memory_ids is not None else _ids(select, need)
         if compiler.stopped_early and len(ids) < need:  # the scope dropped some of the cut set after all
             select, compiler = _select(user, query, compiler.uncut())
             ids = _ids(select, need)
