@@ -14,8 +14,8 @@ For each query the figures are:
 - API: `GET /api/v1/search?q=...&per_page=20` on `talentreel web` (gunicorn, 2 workers x 4 threads)
   with a bearer token, one keep-alive connection, p50 / p95 over the rounds, after a warm-up
   (the web workers load the pool's tags into memory: server/pool/postings.py);
-- API, SQL only (tag queries): the same through a server with `pool_memory_index` off, in the same
-  run; its answers must equal the first server's, or the benchmark stops;
+- API, SQL only: the same through a server with `pool_memory_index` off, in the same run; its
+  answers must equal the first server's, or the benchmark stops;
 - direct: the SQL statements the search ran (recorded from one run), replayed on a connection
   of the benchmark process;
 - naive: the same answer without the indexes: tag statements with index use turned off
@@ -398,13 +398,15 @@ def _measure_backend(ctx, label: str, database_url: str | None, scale: float, ro
         log(f"{label}: generating the pool at scale {scale}")
         size = generate(instance, scale)
         warmup_s = 3.0 if scale < 0.1 else 15.0
-        # The tag queries through a server that answers them in SQL only (pool_memory_index off):
-        # what the in-memory index adds, in the same run; and its answers must be the same.
+        # Every query through a server that answers in SQL only (pool_memory_index off): what the
+        # in-memory index adds (or costs a query it does not answer), in the same run; and its
+        # answers must be the same.
         port = common.free_port()
         sql_only = {}
         with common.talentreel_web(instance, port, ctx.workdir / f"pool-web-{label}-sql.log", ctx.workers, ctx.threads,
                                    settings={"pool_memory_index": 0}):
             sql_only = _api_times(port, instance.api_token, TAG_QUERIES, rounds, warmup_s)
+            sql_only.update(_api_times(port, instance.api_token, TEXT_QUERIES, rounds, warmup_s))
         port = common.free_port()
         server = common.talentreel_web(instance, port, ctx.workdir / f"pool-web-{label}.log", ctx.workers, ctx.threads)
         queries = {}
