@@ -30,12 +30,15 @@ import peewee as pw
 from ..db import is_postgres, underlying
 
 KEEP_GENERATIONS = 200_000
-"""Generations kept by prune(): an index that far behind reloads (postings.FULL_RELOAD_CANDIDATES
-is smaller), so older rows only take space."""
+"""Generations kept by prune(): an index further behind than that reloads everything, which at
+that many changes costs about what reading them would."""
+
+_SQLITE_TOKEN = "lower(hex(randomblob(16)))"
+_PG_TOKEN = "md5(random()::text || clock_timestamp()::text)"
 
 _SQLITE = (
     "CREATE TABLE IF NOT EXISTS pool_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL)",
-    "INSERT OR IGNORE INTO pool_index_state (id, token) VALUES (1, lower(hex(randomblob(16))))",
+    "INSERT OR IGNORE INTO pool_index_state (id, token) VALUES (1, " + _SQLITE_TOKEN + ")",
     "CREATE TABLE IF NOT EXISTS candidate_tag_change (generation INTEGER PRIMARY KEY AUTOINCREMENT, candidate_id INTEGER NOT NULL)",
     "CREATE TRIGGER IF NOT EXISTS candidate_tag_change_insert AFTER INSERT ON candidate_tag BEGIN "
     "INSERT INTO candidate_tag_change (candidate_id) VALUES (NEW.candidate_id); END",
@@ -61,7 +64,7 @@ BEGIN
   END IF;
   -- An upsert, not an UPDATE: a state row someone deleted (a TRUNCATE of every table) comes back
   -- with a new token, and indexes start over.
-  INSERT INTO pool_index_state (id, token, generation) VALUES (1, md5(random()::text || clock_timestamp()::text), 1)
+  INSERT INTO pool_index_state (id, token, generation) VALUES (1, """ + _PG_TOKEN + """, 1)
     ON CONFLICT (id) DO UPDATE SET generation = pool_index_state.generation + 1 RETURNING generation INTO g;
   IF TG_OP = 'INSERT' THEN
     INSERT INTO candidate_tag_change (generation, candidate_id) SELECT DISTINCT g, candidate_id FROM new_rows;
@@ -78,7 +81,7 @@ END $$
 _PG = (
     "CREATE TABLE IF NOT EXISTS pool_index_state (id integer PRIMARY KEY CHECK (id = 1), token text NOT NULL, "
     "generation bigint NOT NULL DEFAULT 0)",
-    "INSERT INTO pool_index_state (id, token) VALUES (1, md5(random()::text || clock_timestamp()::text)) ON CONFLICT (id) DO NOTHING",
+    "INSERT INTO pool_index_state (id, token) VALUES (1, " + _PG_TOKEN + ") ON CONFLICT (id) DO NOTHING",
     "CREATE TABLE IF NOT EXISTS candidate_tag_change (generation bigint NOT NULL, candidate_id integer NOT NULL)",
     "CREATE INDEX IF NOT EXISTS candidate_tag_change_generation ON candidate_tag_change (generation)",
     _PG_FUNCTION,
@@ -125,7 +128,7 @@ def oldest(db) -> int:
 def changed_since(db, generation: int, upto: int) -> list[int]:
     """The candidates whose tags changed after `generation`, up to `upto` (state()'s), each once."""
     db = underlying(db)
-    mark = "%s" if is_postgres(db) else "?"
+    mark = db.param
     rows = db.execute_sql(f"SELECT DISTINCT candidate_id FROM candidate_tag_change WHERE generation > {mark} AND generation <= {mark}",
                           (generation, upto)).fetchall()
     return [row[0] for row in rows]
@@ -137,14 +140,10 @@ def prune(db, keep: int = KEEP_GENERATIONS) -> int:
     current = state(db)
     if current is None or current[1] <= keep:
         return 0
-    mark = "%s" if is_postgres(db) else "?"
-    return db.execute_sql(f"DELETE FROM candidate_tag_change WHERE generation <= {mark}", (current[1] - keep,)).rowcount
+    return db.execute_sql(f"DELETE FROM candidate_tag_change WHERE generation <= {db.param}", (current[1] - keep,)).rowcount
 
 
 def retoken(db) -> None:
     """Give the log a new name: indexes built on the database as it was start over (a restore)."""
     db = underlying(db)
-    if is_postgres(db):
-        db.execute_sql("UPDATE pool_index_state SET token = md5(random()::text || clock_timestamp()::text) WHERE id = 1")
-    else:
-        db.execute_sql("UPDATE pool_index_state SET token = lower(hex(randomblob(16))) WHERE id = 1")
+    db.execute_sql(f"UPDATE pool_index_state SET token = {_PG_TOKEN if is_postgres(db) else _SQLITE_TOKEN} WHERE id = 1")

@@ -77,7 +77,6 @@ class Snapshot:
     generation: int
     tags: dict[int, tuple[np.ndarray, np.ndarray]]  # tag id -> (candidate ids ascending, scores; NaN: none)
     single: bool = False  # scores are stored in single precision (see _single_precision)
-    built_at: float = field(default_factory=time.monotonic)
     _universe: int | None = field(default=None, repr=False)
 
     @property
@@ -108,7 +107,7 @@ class Snapshot:
                 if leaf.op is not None:
                     # NaN (no score) fails every comparison, as NULL does in SQL.
                     ids = ids[_OPS[leaf.op](scores, leaf.value)]
-                mask[ids] = True  # a candidate tagged twice (two recordings) is set twice: once
+                mask[ids] = True  # a candidate tagged twice (two recordings) is still one candidate
         return mask
 
     def mask(self, node, size: int) -> tuple[np.ndarray, bool]:
@@ -128,11 +127,6 @@ class Snapshot:
                 return mask, not negated
             return _conjunction(parts)
         raise TypeError(f"not a tag-only node: {node!r}")
-
-    def evaluate(self, node) -> tuple[np.ndarray, bool]:
-        """A tag-only node as (candidate ids ascending, negated)."""
-        mask, negated = self.mask(node, self.universe)
-        return np.flatnonzero(mask), negated
 
 
 def tag_only(node) -> bool:
@@ -172,13 +166,8 @@ def _combine(op, masks: list[np.ndarray]) -> np.ndarray | None:
 # --- building ---------------------------------------------------------------------------------
 
 
-def _rows_to_arrays(chunks: list[np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def _rows_to_arrays(rows: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """(tag, candidate, score) rows sorted by tag then candidate, as posting lists."""
-    if not chunks:
-        return {}
-    rows = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-    if not len(rows) or rows.ndim != 2:
-        return {}
     tags = rows[:, 0].astype(np.int64)
     ids = rows[:, 1].astype(np.int64)
     scores = np.ascontiguousarray(rows[:, 2])
@@ -301,7 +290,7 @@ def apply(db, snapshot: Snapshot, candidates: list[int], current: tuple[str, int
             tags[tag_id] = (ids[keep], scores[keep])
     if chunks:
         rows = _as_stored(_sorted(np.concatenate(chunks)), snapshot.single)
-        for tag_id, (ids, scores) in _rows_to_arrays([rows]).items():
+        for tag_id, (ids, scores) in _rows_to_arrays(rows).items():
             old_ids, old_scores = tags.get(tag_id, (_EMPTY, np.empty(0)))
             all_ids, all_scores = np.concatenate((old_ids, ids)), np.concatenate((old_scores, scores))
             order = np.argsort(all_ids, kind="stable")

@@ -7,8 +7,8 @@ is still asked of the permission hook. In a web server the tag terms are answere
 (postings.py) whenever its copy of the tags is current; otherwise tag terms are probed per
 candidate or listed from the index, as plan.py chooses for the query. A transcript term is
 looked up in the full-text index first, at most PASSAGE_CAP passages, so a word said in every
-interview cannot make a query run away (the result says when that happened). The total is counted up to MAX_TOTAL and pages stop
-there: a query matching everyone stays cheap.
+interview cannot make a query run away (the result says when that happened). The total is
+counted up to MAX_TOTAL and pages stop there: a query matching everyone stays cheap.
 """
 
 from __future__ import annotations
