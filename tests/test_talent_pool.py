@@ -18,7 +18,7 @@ from talentreel.server import models as m
 from talentreel.server.accounts import create_api_token, default_organisation
 from talentreel.server.plugins import hookimpl
 from talentreel.server.pool import query as q
-from talentreel.server.pool import plan, search, tagging, taxonomy
+from talentreel.server.pool import fulltext, plan, search, tagging, taxonomy
 from talentreel.server.pool.query import QueryError
 
 API = "/api/v1"
@@ -195,6 +195,21 @@ def test_frequent_terms_and_broad_queries_are_capped(pool, monkeypatch):
     with pytest.raises(Exception, match="page must be from 1 to 2"):
         run(pool, "teamwork", page=3, per_page=1)
 
+
+
+def test_a_capped_word_keeps_the_first_passages_by_id(pool):
+    """The passages a capped lookup keeps are the first by id on both databases, whatever order the
+    rows are stored in: a capped search gives the same candidates every time. Stored here newest
+    id first, which is the order a PostgreSQL scan without ORDER BY hands them out in."""
+    recording = pool["en"]
+    ids = list(range(900_010, 900_000, -1))
+    for i in ids:
+        m.TranscriptSegment.insert(id=i, recording=recording, candidate=recording.candidate, start_seconds=0, end_seconds=1,
+                                   text="zyxquorum", terms="zyxquorum").execute()
+    database = m.TranscriptSegment._meta.database
+    found = fulltext.backend_for(database).find(database, ["zyxquorum"], 3)
+    assert [row[0] for row in found] == [900_001, 900_002, 900_003]
+    assert [row[0] for row in fulltext.backend_for(database).find(database, ["zyxquorum"], 100)] == sorted(ids)
 
 @pytest.mark.parametrize("text", ["teamwork", "teamwork AND NOT resilience", "negotiation OR teamwork",
                                   "NOT negotiation", "teamwork>=0.1 negotiation", '"full price" OR teamwork',
