@@ -8,8 +8,8 @@ Both read the jieba-cut `terms` (segment.py), so Chinese is searched by words on
 a list of words that must all occur in one segment; the words are passed as bound parameters and
 quoted for FTS5, so nothing a user types is ever syntax. Each lookup stops after `limit` segments:
 a word said in most interviews cannot make one query read the whole index. The segments kept are
-the first by id on both databases (FTS5 hands out rowids in order; PostgreSQL is told so), so a
-capped search gives the same candidates every time and its pages hold still.
+the same at every run (FTS5: the first by rowid; PostgreSQL: the first in the table's order), so
+a capped search gives the same candidates every time and its pages hold still.
 """
 
 from __future__ import annotations
@@ -81,15 +81,18 @@ class PostgresFullText:
         return db.execute_sql("DELETE FROM transcript_segment WHERE candidate_id = %s", (candidate_id,)).rowcount
 
     def find(self, db: pw.Database, words: list[str], limit: int) -> list[Passage]:
-        # ORDER BY id: without it a word in most passages is a sequential scan, which PostgreSQL
-        # starts wherever another scan of the table is (synchronize_seqscans), so the capped set
-        # changed from one run to the next; at 2.4M passages 8 runs of "w3" gave 8 sets of 235-251
-        # candidates, and page 2 of a search need not have continued page 1. In id order the
-        # planner walks the primary key for a frequent word and stops at `limit` (w3: 12 -> 8 ms,
-        # a word in 2 % of passages 94 -> 50 ms) and sorts the few matches of a rare one.
-        rows = db.execute_sql(
-            f"SELECT id, candidate_id FROM transcript_segment WHERE tsv @@ plainto_tsquery('{self.CONFIG}', %s) "
-            f"ORDER BY id LIMIT %s", (" ".join(words), limit)).fetchall()
+        # The same passages every time: a word in most passages is a sequential scan, which
+        # PostgreSQL starts wherever the last scan of the table stopped (synchronize_seqscans),
+        # and a parallel scan hands rows out in any order; at 2.4M passages 8 runs of "w3" gave 8
+        # different sets of 235-251 candidates, and page 2 of a search need not have continued
+        # page 1. With both off (SET LOCAL: until this transaction ends) the scan reads the table
+        # from its start. Not ORDER BY id: that reads every match of a mid-frequency word to sort
+        # them (a word in 1 % of passages: 14 -> 104 ms).
+        with db.atomic():
+            db.execute_sql("SET LOCAL synchronize_seqscans = off; SET LOCAL max_parallel_workers_per_gather = 0")
+            rows = db.execute_sql(
+                f"SELECT id, candidate_id FROM transcript_segment WHERE tsv @@ plainto_tsquery('{self.CONFIG}', %s) LIMIT %s",
+                (" ".join(words), limit)).fetchall()
         return rows
 
 
