@@ -30,6 +30,14 @@ SQLITE_PRAGMAS = (
     # is read again through a system call. The sparse benchmark search's SQL: 8.5 -> 8.0 ms at
     # the median (docs/benchmarks.md). Pages are allocated as they are used, not up front.
     ("cache_size", -32768),
+    # Pages read through a memory map of the file (its first 2 GiB: the most the SQLite Python
+    # ships allows) rather than copied into each connection's cache by a system call. Searches
+    # of different words each touch 20-30 MB of passages, more than a connection's cache keeps, so
+    # through the web server with varied full-text searches on a pool of 100,000 candidates most
+    # of their pages were read again every time: 30-35 % of their time (p50 32 -> 20 ms). The map
+    # is the kernel's page cache, shared by every process; it shows in each process's RSS as the
+    # pages it touched. An I/O error while reading the file becomes SIGBUS instead of an error.
+    ("mmap_size", 2147418112),
 )
 
 
