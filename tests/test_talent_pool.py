@@ -198,8 +198,6 @@ def test_frequent_terms_and_broad_queries_are_capped(pool, monkeypatch):
         run(pool, "teamwork", page=3, per_page=1)
 
 
-
-
 def test_a_capped_word_gives_the_same_passages_every_time(pool):
     """A word in every passage of a table larger than a quarter of PostgreSQL's shared buffers:
     a sequential scan, which PostgreSQL would start where the previous one stopped
@@ -220,6 +218,7 @@ def test_a_capped_word_gives_the_same_passages_every_time(pool):
     kept = [backend.find(database, ["zyxcommon"], 3000) for _ in range(3)]
     assert [row[0] for row in kept[0]] == list(range(first_new, first_new + 3000))
     assert kept[1] == kept[2] == kept[0]
+
 
 @pytest.mark.parametrize("text", ["teamwork", "teamwork AND NOT resilience", "negotiation OR teamwork",
                                   "NOT negotiation", "teamwork>=0.1 negotiation", '"full price" OR teamwork',
