@@ -170,6 +170,13 @@ class Instance:
 
         return process_recording(recording_id)
 
+    def make_pictures(self, recording_id: int) -> dict:
+        """The real pictures job (talentreel.workers.media.make_pictures), which the media job
+        queues once the recording is ready, in this process."""
+        from talentreel.workers.media import make_pictures
+
+        return make_pictures(recording_id)
+
     def recording(self, recording_id: int):
         from talentreel.server import models as m
 
@@ -355,12 +362,14 @@ class Context:
         return self._instance
 
     def ready_recording(self, path: Path) -> int:
-        """The id of a ready recording made from `path` by ingest and the real media job."""
+        """The id of a ready recording made from `path` by ingest and the real media jobs (video,
+        then pictures)."""
         if str(path) not in self._ready:
             recording = self.instance.ingest(path)
             result = self.instance.process(recording.id)
             if not result or result.get("state") != "ready":
                 raise RuntimeError(f"the media job did not make {path.name} ready: {result}")
+            self.instance.make_pictures(recording.id)
             self._ready[str(path)] = recording.id
         return self._ready[str(path)]
 

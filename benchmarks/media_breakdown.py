@@ -1,13 +1,12 @@
-"""Where the media job's time goes: the real job (as in media_vs_ffmpeg.py) with parts of the
-engine taken out, so that what is left shows what each part adds to the whole.
+"""Where the media jobs' time goes: the real job (as in media_vs_ffmpeg.py) with ffmpeg taken
+out, so that what is left shows the job's fixed costs, and the pictures job after it.
 
-    full       the job as it is
-    no-beside  no completeness check and no pictures beside ffmpeg (empty files in their place)
+    full       the media job as it is (decrypt, ffmpeg, store video.mp4, the database)
     no-ffmpeg  ffmpeg's video.mp4 made once, then hard-linked in place of each further run
-    neither    both taken out: decrypting, probing, storing encrypted, the database
+    pictures   the pictures job that follows (decrypt video.mp4, poster and sprite, store them)
 
 Not a target and not in run.py: a tool for deciding what to work on. Each variant runs in its own
-process (the stubs are monkeypatches), best of --rounds after one run that makes the recording's
+process (the stub is a monkeypatch), best of --rounds after one run that makes the recording's
 outputs (so every measured run replaces them, as the benchmark's rounds do).
 
     flock /tmp/bench.lock python benchmarks/media_breakdown.py [--rounds 7]
@@ -24,21 +23,14 @@ import time
 
 import common
 
-VARIANTS = ("full", "no-beside", "no-ffmpeg", "neither")
+VARIANTS = ("full", "no-ffmpeg", "pictures")
 INPUTS = {"looped": common.h264_flv, "webcam": common.webcam_h264_flv}
 
 
 def _stub(variant: str, scratch) -> None:
-    from talentreel.server.media import ffmpeg, pictures, pipeline
+    from talentreel.server.media import ffmpeg
 
-    if variant in ("no-beside", "neither"):
-        def no_pictures(source, out_dir, duration, grid, poster, sprite, index, *args, **kwargs):
-            for name in (poster, sprite, index):
-                (out_dir / name).write_bytes(b"-")
-
-        pipeline.check_complete = lambda *args: None
-        pictures.make = no_pictures
-    if variant in ("no-ffmpeg", "neither"):
+    if variant == "no-ffmpeg":
         real, made = ffmpeg.run, scratch / "made.mp4"
 
         def linked(args, **kwargs):
@@ -57,10 +49,12 @@ def _one(variant: str, name: str, rounds: int) -> None:
         _stub(variant, instance.data_dir)
         recording = instance.ingest(INPUTS[name]())
         instance.process(recording.id)
+        instance.make_pictures(recording.id)
+        step = instance.make_pictures if variant == "pictures" else instance.process
         times = []
         for _ in range(rounds):
             started = time.perf_counter()
-            instance.process(recording.id)
+            step(recording.id)
             times.append(time.perf_counter() - started)
         print(f"{name} {variant} {min(times):.4f}")
     finally:

@@ -8,8 +8,9 @@ Figures, each with a reference measured in the same run:
 - records per second of `framework.execute` (inline, the command's own process; media jobs queued
   but not run), against the reference: the same candidates inserted with peewee, one transaction
   each, which is the floor of a load that commits every record with its journal item;
-- recordings per minute through the media job (`process_recording`), remux and transcode, on a
-  sample of the migrated recordings, against bare ffmpeg making the same MP4s;
+- recordings per minute through the media jobs (`process_recording`, then `make_pictures`),
+  remux and transcode, on a sample of the migrated recordings, against bare ffmpeg making the
+  same MP4s;
 - resume overhead: a run SIGKILLed halfway through its records (testkit's kill points, a real
   child process), then resumed, against one uninterrupted run of the same export.
 
@@ -137,11 +138,12 @@ def _reference_inserts(settings: dict, count: int) -> float:
 
 
 def _media(app, export: Path, workdir: Path) -> dict:
-    """Recordings per minute through the media job, per kind, on a sample; bare ffmpeg alongside."""
+    """Recordings per minute through the media jobs (video, then pictures), per kind, on a sample;
+    bare ffmpeg alongside."""
     import media_vs_ffmpeg
 
     from talentreel.server import models as m
-    from talentreel.workers.media import process_recording
+    from talentreel.workers.media import make_pictures, process_recording
 
     state = app.extensions["talentreel"]
     out = {}
@@ -156,6 +158,7 @@ def _media(app, export: Path, workdir: Path) -> dict:
             for recording in chosen:
                 result = process_recording(recording.id)
                 assert result["how"] == kind, result
+                make_pictures(recording.id)  # the worker's whole work per recording: its next job
             job = time.perf_counter() - started
             started = time.perf_counter()
             for n, recording in enumerate(chosen):

@@ -149,7 +149,7 @@ def make_demo_clip(target: Path) -> Path:
 def seed_replay(app, media: Path | None = None) -> int:
     """Give the first demo candidate a ready replay; return the recording id (made once)."""
     from ..workers import base as worker_base
-    from ..workers.media import process_recording
+    from ..workers.media import make_pictures, process_recording
     from .recordings import ingest_file
 
     state = app.extensions["talentreel"]
@@ -170,4 +170,5 @@ def seed_replay(app, media: Path | None = None) -> int:
                                             original_name=Path(source).name, source_ref="demo:interview", enqueue=False)
     worker_base.set_app(app)
     process_recording(recording.id)  # here and now: the demo should show a replay at once
+    make_pictures(recording.id)  # and its poster and sprite (the job it queued redoes them, idempotently)
     return recording.id

@@ -19,12 +19,14 @@ from . import models as m
 from .backups.hashing import HashingReader
 
 MEDIA_JOB = "talentreel.workers.media.process_recording"
+PICTURES_JOB = "talentreel.workers.media.make_pictures"
 
 OUTPUT_NAMES = ("video.mp4", "poster.jpg", "sprite.jpg", "sprite.json")
+"""Files the media jobs derive, all served to the replay: the video, then its pictures."""
+PICTURE_NAMES = OUTPUT_NAMES[1:]
 FORMER_OUTPUT_NAMES = ("audio.wav",)
 """Outputs older versions of the media job stored: removed when a recording is processed again,
 moved between tiers and erased with the rest."""
-"""Files the media job derives; the replay serves the first four, analysis reads the wav."""
 
 ORIGINAL = "original"
 
@@ -82,6 +84,13 @@ def ingest_file(state, path: Path, *, candidate: m.Candidate, interview: m.Inter
     if enqueue:
         jobs.enqueue(settings, "media", MEDIA_JOB, recording.id)
     return recording
+
+
+def has_pictures(recording: m.Recording) -> bool:
+    """Whether the recording's poster and sprite are stored: the pictures job lists them among
+    the recording's files once they are (it runs after the recording became ready)."""
+    files = (recording.media or {}).get("files") or {}
+    return all(name in files for name in PICTURE_NAMES)
 
 
 def progress_of(recording: m.Recording) -> dict | None:

@@ -28,7 +28,7 @@ from talentreel.server.encryption.keyring import Keyring
 from talentreel.server.recordings import OUTPUT_NAMES, ingest_file, object_key
 from talentreel.workers import base as worker_base
 from talentreel.workers.analysis import analyze_recording
-from talentreel.workers.media import process_recording
+from talentreel.workers.media import make_pictures, process_recording
 
 INTERVIEW = FIXTURES / "interview_en"
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +82,7 @@ def interview(state, db, make_user):
     recording = ingest_file(state, INTERVIEW / "interview.mp4", candidate=candidate, interview=interview,
                             original_name="interview.mp4", actor=hr)
     process_recording(recording.id)
+    make_pictures(recording.id)
     analyze_recording(recording.id)
     recording = m.Recording.get_by_id(recording.id)
     assert recording.state == "ready", recording.error

@@ -137,11 +137,52 @@ def upload_play_and_seek(page, app, name, how, screenshot=None):
     page.wait_for_function("() => { const v = document.getElementById('player'); return v.readyState >= 2 && v.currentTime >= 45; }",
                            timeout=30000)
     assert page.evaluate("() => document.getElementById('player').error") is None
-    # Hover-scrubbing shows a thumbnail from the sprite.
-    box = page.locator("#scrub").bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
-    assert page.locator("#scrub-thumb").is_visible()
+    # The pictures job ran after the recording became ready: the page shows its poster and
+    # hover-scrubbing shows a thumbnail from the sprite.
+    page.wait_for_function("() => document.getElementById('player').getAttribute('poster')", timeout=30000)
+    assert_sprite_thumbnail(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / (screenshot or f"replay-{name}.png")))
     assert not page.errors, page.errors
     assert video.count() == 1
+
+
+def assert_sprite_thumbnail(page):
+    """Hovering the scrub bar shows a thumbnail cut from the sprite (once its index has loaded)."""
+    box = page.locator("#scrub").bounding_box()
+    for step in range(50):
+        page.mouse.move(box["x"] + box["width"] * (0.3 + step / 200), box["y"] + box["height"] / 2)
+        if "sprite.jpg" in page.evaluate("() => document.getElementById('scrub-thumb').style.backgroundImage"):
+            break
+        page.wait_for_timeout(200)
+    else:
+        raise AssertionError("no sprite thumbnail while hovering the scrub bar")
+    assert page.locator("#scrub-thumb").is_visible()
+
+
+def test_pictures_arrive_on_an_open_replay_without_reloading_it(page, app):
+    """The video plays as soon as the media job stored it; its poster and sprite come from the
+    next job. A replay opened in between shows them when they arrive, and the video is not
+    reloaded (it may be playing)."""
+    from talentreel.server.recordings import ingest_file
+    from talentreel.workers import base as worker_base
+    from talentreel.workers.media import make_pictures, process_recording
+
+    candidate = m.Candidate.create(organisation=default_organisation(), name="Candidate before pictures")
+    recording = ingest_file(app.extensions["talentreel"], INTERVIEW / "legacy_h264.flv", candidate=candidate,
+                            original_name="legacy_h264.flv", enqueue=False)
+    worker_base.set_app(app)
+    process_recording(recording.id)
+    page.goto(f"{page.base}/recordings/{recording.id}")
+    assert page.get_attribute("video#player", "poster") is None
+    assert page.get_attribute("#replay", "data-pictures") == "pending"
+    page.evaluate("() => { window.notReloaded = true; const v = document.getElementById('player'); v.muted = true; return v.play(); }")
+    page.wait_for_function("() => document.getElementById('player').currentTime > 0.5", timeout=30000)
+
+    make_pictures(recording.id)
+    page.wait_for_function("() => document.getElementById('player').getAttribute('poster')", timeout=15000)
+    assert "poster.jpg" in page.get_attribute("video#player", "poster")
+    assert page.evaluate("() => window.notReloaded === true")
+    assert_sprite_thumbnail(page)
+    assert page.evaluate("() => document.getElementById('player').error") is None
+    assert not page.errors, page.errors

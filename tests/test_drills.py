@@ -398,6 +398,10 @@ def test_worker_killed_mid_transcode(queue_settings, app, db, make_user, tmp_pat
             ready = m.Recording.get_by_id(recording.id)
             assert ready.state == "ready", ready.error
             assert ready.media["how"] == "transcode"
+            # The pictures job the retried job queued, on the same worker.
+            pictures = wait_for(lambda: m.WorkItem.get_or_none((m.WorkItem.func == "talentreel.workers.media.make_pictures")
+                                                               & m.WorkItem.state.in_(("done", "failed"))), 60, "the pictures job")
+            assert pictures.state == "done", pictures.error
             # Exactly one output: one object per name, no partial files beside them.
             keys = sorted(state.store.backend.keys(f"recordings/{recording.id}/")) if hasattr(state.store, "backend") else None
             analysis = m.WorkItem.select().where(m.WorkItem.func == "talentreel.workers.analysis.analyze_recording").count()

@@ -1,5 +1,5 @@
-"""The media pipeline: remux or transcode, poster, sprite; the analyzers' WAV (made from the
-replay's video); idempotent and clean on failure."""
+"""The media pipeline: remux or transcode; poster and sprite (made from the replay's video, as
+the pictures job does); the analyzers' WAV (made from it too); idempotent and clean on failure."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES
 from talentreel.server.media import ffmpeg
 from talentreel.server.media.audio import extract_wav
-from talentreel.server.media.pipeline import plan, process
+from talentreel.server.media.pipeline import make_pictures, plan, process
 from talentreel.server.media.probe import AudioInfo, MediaInfo, MediaRejected, VideoInfo, probe
 from talentreel.server.media.sprite import layout
 
@@ -33,7 +33,9 @@ def processed(tmp_path_factory):
     def get(name):
         if name not in done:
             out = tmp_path_factory.mktemp("media") / "out"
-            done[name] = (process(INTERVIEW / name, out), out)
+            result = process(INTERVIEW / name, out)
+            result["pictures"] = make_pictures(out / "video.mp4", out, result["output"]["duration"])
+            done[name] = (result, out)
         return done[name]
 
     return get
@@ -102,7 +104,8 @@ def test_sorenson_is_transcoded_to_h264_aac(processed):
 def test_outputs_are_complete_and_play(processed, name):
     result, out = processed(name)
     assert {p.name for p in out.iterdir()} == OUTPUTS
-    assert result["files"] == {p.name: p.stat().st_size for p in out.iterdir()}
+    assert set(result["files"]) == {"video.mp4"}
+    assert {**result["files"], **result["pictures"]["files"]} == {p.name: p.stat().st_size for p in out.iterdir()}
     assert result["sha256"] == hashlib.sha256((INTERVIEW / name).read_bytes()).hexdigest()
 
     boxes = top_level_boxes(out / "video.mp4")
@@ -174,6 +177,7 @@ def test_video_without_sound_is_remuxed_and_has_no_wav(tmp_path):
     ffmpeg.run(["-i", str(INTERVIEW / "interview.mp4"), "-an", "-c", "copy", str(silent)])
     result = process(silent, tmp_path / "out")
     assert (result["how"], result["audio"]) == ("remux", None)
+    make_pictures(tmp_path / "out" / "video.mp4", tmp_path / "out")
     assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
     assert result["output"]["audio"] is None
     assert extract_wav(tmp_path / "out" / "video.mp4", tmp_path / "audio.wav") is None
@@ -187,6 +191,7 @@ def test_odd_sized_silent_video_is_transcoded(tmp_path):
     assert (result["how"], result["video"], result["audio"]) == ("transcode", "libx264", None)
     video = result["output"]["video"]
     assert (video["codec"], video["pix_fmt"], video["width"], video["height"]) == ("h264", "yuv420p", 320, 240)
+    make_pictures(tmp_path / "out" / "video.mp4", tmp_path / "out")
     assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
 
 
@@ -233,10 +238,40 @@ def test_a_long_recording_does_not_stall(tmp_path):
 def test_running_twice_leaves_one_set(tmp_path):
     out = tmp_path / "recordings" / "42"
     first = process(INTERVIEW / "interview.mp4", out)
+    first_pictures = make_pictures(out / "video.mp4", out)
     second = process(INTERVIEW / "interview.mp4", out)
+    assert [p.name for p in out.iterdir()] == ["video.mp4"]  # the engine's run replaces the directory
+    second_pictures = make_pictures(out / "video.mp4", out)
     assert {p.name for p in out.iterdir()} == OUTPUTS
     assert [p.name for p in out.parent.iterdir()] == ["42"]
-    assert first["files"] == second["files"]
+    assert first["files"] == second["files"] and first_pictures["files"] == second_pictures["files"]
+
+
+def test_a_validated_probe_is_neither_probed_nor_checked_again(tmp_path, monkeypatch):
+    """What ingest validated (probe.validate) is trusted: the media job passes it as `info`."""
+    from talentreel.server.media import pipeline
+
+    info = probe(INTERVIEW / "legacy_h264.flv")
+    calls = []
+    monkeypatch.setattr(pipeline, "check_complete", lambda *args: calls.append("check"))
+    real_probe = pipeline.probe
+    monkeypatch.setattr(pipeline, "probe", lambda path: calls.append(path.name) or real_probe(path))
+    result = process(INTERVIEW / "legacy_h264.flv", tmp_path / "out", info=info, hash_source=False)
+    assert result["how"] == "remux" and result["input"] == info.as_dict()
+    assert calls == ["video.mp4"]  # only the output is probed
+    assert result["sha256"] is None
+
+
+def test_pictures_that_fail_leave_the_previous_ones(processed, tmp_path):
+    import shutil
+
+    _, done = processed("interview.mp4")
+    out = tmp_path / "out"
+    shutil.copytree(done, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(Exception):
+        make_pictures(INTERVIEW / "not_a_video.mp4", out, duration=60.0)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 @pytest.mark.parametrize("name, reason", [("not_a_video.mp4", "not_media"), ("truncated.mp4", "truncated")])
@@ -283,8 +318,8 @@ def test_exact_thumbnails_show_every_moment(processed, tmp_path):
     """With keyframes only, interview.mp4 (keyframes at 0, 16.7, 33.3, 41, 57.7 s) cannot show the
     candidate looking away at 36-41 s; decoding every picture can."""
     keyframes_result, keyframes_out = processed("interview.mp4")
-    exact = process(INTERVIEW / "interview.mp4", tmp_path / "out", exact_thumbnails=True)
-    assert exact["how"] == "remux"
+    exact = make_pictures(keyframes_out / "video.mp4", tmp_path / "out", exact_thumbnails=True)
+    assert set(exact["files"]) == {"poster.jpg", "sprite.jpg", "sprite.json"}
     assert (tmp_path / "out" / "sprite.jpg").read_bytes() != (keyframes_out / "sprite.jpg").read_bytes()
 
 

@@ -26,7 +26,7 @@ from talentreel.server.auth import passwords
 from talentreel.server.playback import edge, tokens
 from talentreel.server.recordings import ingest_file, object_key
 from talentreel.workers import base as worker_base
-from talentreel.workers.media import process_recording
+from talentreel.workers.media import make_pictures, process_recording
 
 INTERVIEW = FIXTURES / "interview_en"
 
@@ -50,6 +50,7 @@ def ready(app, make_user):
     recording = ingest_file(app.extensions["talentreel"], INTERVIEW / "interview.mp4", candidate=candidate,
                             original_name="interview.mp4", actor=hr)
     process_recording(recording.id)
+    make_pictures(recording.id)
     recording = m.Recording.get_by_id(recording.id)
     assert recording.state == "ready", recording.error
     return recording, hr

@@ -18,7 +18,7 @@ from talentreel.server.accounts import default_organisation
 from talentreel.server.auth import passwords
 from talentreel.server.recordings import ingest_file
 from talentreel.workers import base as worker_base
-from talentreel.workers.media import process_recording
+from talentreel.workers.media import make_pictures, process_recording
 
 REDIS_DB = 9
 
@@ -167,6 +167,7 @@ def ready(app, db, make_user):
     recording = ingest_file(state, FIXTURES / "interview_en" / "interview.mp4", candidate=candidate,
                             original_name="interview.mp4", actor=hr)
     process_recording(recording.id)
+    make_pictures(recording.id)
     assert m.Recording.get_by_id(recording.id).state == "ready"
     return hr, recording
 

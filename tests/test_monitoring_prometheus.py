@@ -26,7 +26,7 @@ from talentreel.server.accounts import default_organisation
 from talentreel.server.auth import passwords
 from talentreel.server.recordings import ingest_file
 from talentreel.workers import base as worker_base
-from talentreel.workers.media import process_recording
+from talentreel.workers.media import make_pictures, process_recording
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -75,6 +75,7 @@ def instance(app, db, make_user, monkeypatch, settings):
     recording = ingest_file(app.extensions["talentreel"], FIXTURES / "interview_en" / "interview.mp4",
                             candidate=candidate, original_name="interview.mp4", actor=hr)
     process_recording(recording.id)
+    make_pictures(recording.id)
     assert m.Recording.get_by_id(recording.id).state == "ready"
     db.close()
     return hr, recording
@@ -181,9 +182,10 @@ def test_prometheus_scrapes_live_playback_metrics(instance, web, prometheus, set
     assert scalar(prometheus, "sum(talentreel_player_startup_seconds_sum)") == 0.8
     assert scalar(prometheus, 'sum(talentreel_playback_errors_total{code="network"})') == 1
     assert scalar(prometheus, 'sum(talentreel_playback_beacons_rejected_total{reason="not_json"})') == 1
-    # The ingest queued its media job (run above in-process instead): Redis still holds it.
+    # The ingest queued its media job, and that job its pictures job (both run above in-process
+    # instead): Redis still holds the two.
     waiting = jobs.queue_depths(redis_lib.Redis.from_url(settings["redis_url"]))["media"]
-    assert waiting == 1 and scalar(prometheus, 'talentreel_queue_depth{queue="media"}') == waiting
+    assert waiting == 2 and scalar(prometheus, 'talentreel_queue_depth{queue="media"}') == waiting
     assert scalar(prometheus, 'talentreel_monitoring_source_up{source="database"}') == 1
     assert scalar(prometheus, 'up{job="talentreel"}') == 1
     p95 = scalar(prometheus, 'histogram_quantile(0.95, sum by (le) (talentreel_media_ttfb_seconds_bucket{file="video.mp4"}))')

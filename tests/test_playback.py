@@ -18,7 +18,7 @@ from talentreel.server.errors import ValidationError
 from talentreel.server.playback import tokens
 from talentreel.server.recordings import ingest_file, object_key
 from talentreel.workers import base as worker_base
-from talentreel.workers.media import process_recording
+from talentreel.workers.media import make_pictures, process_recording
 
 INTERVIEW = FIXTURES / "interview_en"
 
@@ -55,6 +55,7 @@ def ready(state, candidate, hr):
     recording = ingest_file(state, INTERVIEW / "interview.mp4", candidate=candidate, original_name="interview.mp4", actor=hr)
     assert recording.state == "uploaded"
     process_recording(recording.id)
+    make_pictures(recording.id)
     recording = m.Recording.get_by_id(recording.id)
     assert recording.state == "ready", recording.error
     return recording
@@ -132,6 +133,7 @@ def test_a_tampered_original_fails_the_job(state, candidate, segment):
 
 def test_running_the_job_twice_leaves_one_set_of_outputs(state, ready):
     process_recording(ready.id)
+    make_pictures(ready.id)
     keys = sorted(state.storage.keys(f"recordings/{ready.id}/"))
     assert keys == sorted(object_key(ready.id, n) for n in ("original", "video.mp4", "poster.jpg", "sprite.jpg", "sprite.json"))
     assert m.Recording.get_by_id(ready.id).state == "ready"

@@ -137,7 +137,7 @@ def scratch_dir(kind: str, recording_id: int):
     the worker-kill drill). Each new attempt first removes the directories of processes that no
     longer exist."""
     base = Path(tempfile.gettempdir())
-    owned = re.compile(r"^talentreel-(media|analysis)-\d+-(\d+)-")
+    owned = re.compile(r"^talentreel-(media|pictures|analysis)-\d+-(\d+)-")
     for leftover in base.glob("talentreel-*-*-*-*"):
         found = owned.match(leftover.name)
         if found and leftover.is_dir() and not _alive(int(found.group(2))):

@@ -1,27 +1,29 @@
 """The media engine: one recording in, the files the replay and the analysis need out.
 
-`process` makes:
+`process` makes video.mp4: H.264/AAC, +faststart. Streams already in those codecs are copied,
+not re-encoded. A caller that reads the file whole anyway (the media job, encrypting it into
+storage) may ask for it with its index still at the end and read it through
+faststart.open_relocated, which moves the index on the way (faststart.py says why).
 
-- video.mp4: H.264/AAC, +faststart. Streams already in those codecs are copied, not re-encoded.
-  A caller that reads the file whole anyway (the media job, encrypting it into storage) may ask
-  for it with its index still at the end and read it through faststart.open_relocated, which
-  moves the index on the way (faststart.py says why).
+`make_pictures` makes, from a video (the media job's pictures job passes video.mp4):
 - poster.jpg: a picture from about 10% in, past the dark first frames of a webcam.
 - sprite.jpg + sprite.json: a grid of 160 px thumbnails, one every `interval` seconds (at most
   about 100), for hover-scrubbing; the JSON gives each thumbnail's time and rectangle.
+
+They are two steps, and two jobs, because a recording is playable without its pictures: on a
+remux, ffmpeg only copies packets, and making the pictures beside it (on the other core of a
+2-core worker) slowed that copy by a fifth and held the replay back for them. The pictures come
+from the video's keyframes only (pictures.py): a few pictures instead of the whole video. The
+price is that a thumbnail shows the last keyframe before its time, and the poster is the first
+keyframe from 10% on; with long keyframe intervals, neighbouring thumbnails repeat
+(`exact_thumbnails` buys them back with a full decode).
 
 The analyzers' 16 kHz WAV is not made here but by the analysis job, from video.mp4 (audio.py):
 decoding and resampling the sound costs several times a remux, and a recording is playable
 without it.
 
-One ffmpeg makes video.mp4; poster and sprite are made at the same time in this process, from
-the source's keyframes only (pictures.py): a few pictures instead of the whole video, so a remux
-stays close to the speed of a bare copy. The price is that a thumbnail shows the last keyframe
-before its time, and the poster is the first keyframe from 10% on; with long keyframe intervals,
-neighbouring thumbnails repeat (`exact_thumbnails` buys them back with a full decode).
-
-The outputs are written into a work directory beside out_dir and renamed into place at the end,
-so a run leaves either one whole new set or, when it fails, the previous set untouched.
+Each step writes into a work directory and moves its files into place at the end, so a run
+leaves either its whole new set or, when it fails, the previous files untouched.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ VIDEO = "video.mp4"
 POSTER = "poster.jpg"
 SPRITE = "sprite.jpg"
 SPRITE_INDEX = "sprite.json"
+PICTURE_NAMES = (POSTER, SPRITE, SPRITE_INDEX)
 
 COPYABLE_VIDEO_CODECS = {"h264"}
 COPYABLE_PIX_FMTS = {"yuv420p", "yuvj420p"}
@@ -157,17 +160,17 @@ class _Check:
         self.error: BaseException | None = None
 
 
-def _beside_ffmpeg(source: Path, info: MediaInfo, work: Path, grid: dict, exact_thumbnails: bool, hash_source: bool,
-                   abandon: threading.Event, checked: _Check) -> str | None:
+def _beside_ffmpeg(source: Path, info: MediaInfo, check: bool, hash_source: bool, abandon: threading.Event,
+                   checked: _Check) -> str | None:
     """What runs beside ffmpeg (see process); returns the original's SHA-256 if hash_source."""
     try:
-        check_complete(source, info)
+        if check:
+            check_complete(source, info)
     except BaseException as exc:
         checked.error = exc
         raise
     finally:
         checked.done.set()
-    pictures.make(source, work, info.duration, grid, POSTER, SPRITE, SPRITE_INDEX, exact_thumbnails, abandon)
     return _sha256(source, abandon) if hash_source else None
 
 
@@ -190,23 +193,23 @@ def _move_into_place(work: Path, out_dir: Path) -> None:
 
 
 def process(source_path, out_dir, progress: Callable[[float], None] | None = None, cancel=None,
-            timeout: float | None = None, exact_thumbnails: bool = False, hash_source: bool = True,
-            faststart_on_read: bool = False) -> dict:
-    """Turn the recording at `source_path` into the files listed in the module docstring, in
-    `out_dir`: a directory of this recording's own, created if missing, whose previous content
-    is replaced as a whole.
+            timeout: float | None = None, hash_source: bool = True, faststart_on_read: bool = False,
+            info: MediaInfo | None = None) -> dict:
+    """Turn the recording at `source_path` into video.mp4 in `out_dir`: a directory of this
+    recording's own, created if missing, whose previous content is replaced as a whole.
 
     progress: called with a fraction 0..1 in this thread while ffmpeg works.
     cancel: a callable returning True, or an Event; checked while ffmpeg works.
     timeout: seconds the whole processing may take.
-    exact_thumbnails: decode every picture for the thumbnails and the poster, so each shows its
-        own moment rather than a keyframe near it; costs a full decode (several times a remux).
     hash_source: compute the SHA-256 of the file at `source_path` (False when the caller already
         has it: the media job's originals are hashed as they are stored; see recordings.py).
     faststart_on_read: leave video.mp4's index (moov) at its end, for the caller to read the file
         through faststart.open_relocated with the returned `relocation`, which hands it out in
         +faststart order: ffmpeg's own +faststart rereads and rewrites the whole file. The layout
         is checked here; a file faststart.py would not move is made faststart by ffmpeg after all.
+    info: the file's probe when it was already validated whole (probe.validate, as ingest does
+        for every original, whose bytes storage then authenticates): neither probed nor checked
+        again. Without it the file is probed, and checked whole beside ffmpeg.
 
     Raises MediaRejected (the file is not a usable recording), FfmpegTimeout, FfmpegCancelled or
     FfmpegError. On any failure out_dir is left as it was and no partial output remains.
@@ -217,10 +220,11 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     """
     started = time.monotonic()
     source, out_dir = Path(source_path), Path(out_dir)
-    info = probe(source)
+    check = info is None
+    if check:
+        info = probe(source)
     check_recording(info)
     copy_video, copy_audio = _copies(info)
-    grid = sprite.layout(info.duration)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_debris(out_dir)
@@ -230,28 +234,30 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
     def remaining() -> float | None:  # of the whole processing's timeout, for each ffmpeg run
         return None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
 
-    # Beside ffmpeg, in one thread and in this order: check that the file is whole (for an FLV
-    # without index, a pass over all its packets; a damaged file stops ffmpeg through the cancel
-    # check), make poster and sprite (pictures.py says why here), hash the original (unless the
-    # caller has its hash). One thread, not three: ffmpeg keeps a core of its own on a 2-core
-    # worker (three threads beside it took turns on its core and made the whole job 40 % slower),
-    # and none of them is long.
+    # Beside ffmpeg, in one thread and in this order: check that the file is whole (unless it was
+    # validated before; for an FLV without index, a pass over all its packets; a damaged file
+    # stops ffmpeg through the cancel check), hash the original (unless the caller has its hash).
+    # One thread, not two: ffmpeg keeps a core of its own on a 2-core worker.
     checked = _Check()
-    beside = _Beside("media-beside", _beside_ffmpeg, source, info, work, grid, exact_thumbnails, hash_source, abandon, checked)
-    beside.start()
+    beside = None
+    if check or hash_source:
+        beside = _Beside("media-beside", _beside_ffmpeg, source, info, check, hash_source, abandon, checked)
+        beside.start()
+    else:
+        checked.done.set()
     try:
         main = _command(source, work, info, copy_video, copy_audio, ffmpeg_faststart=not faststart_on_read)
-        stop = lambda: beside.failed or ffmpeg.is_cancelled(cancel)  # noqa: E731
+        stop = lambda: (beside is not None and beside.failed) or ffmpeg.is_cancelled(cancel)  # noqa: E731
         try:
             ffmpeg.run(main, duration=info.duration, progress=progress, timeout=remaining(), cancel=stop)
         except ffmpeg.FfmpegError:
             checked.done.wait()  # the check may yet find the damage
             if checked.error is not None:  # the damage is the reason ffmpeg failed or was stopped
                 raise checked.error from None
-            if beside.failed:  # e.g. a picture that does not decode: it names the cause better
+            if beside is not None and beside.failed:
                 raise beside.error from None
             raise
-        digest = beside.result()
+        digest = beside.result() if beside is not None else None
         if not (work / VIDEO).is_file() or (work / VIDEO).stat().st_size == 0:
             raise ffmpeg.FfmpegError(f"ffmpeg exited normally but did not write {VIDEO}")
         relocation = None
@@ -266,7 +272,8 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
         _move_into_place(work, out_dir)
     except BaseException:
         abandon.set()
-        beside.join(timeout=BESIDE_STOP_SECONDS)  # it writes into `work`: let it stop first
+        if beside is not None:
+            beside.join(timeout=BESIDE_STOP_SECONDS)  # it reads the source: let it stop first
         shutil.rmtree(work, ignore_errors=True)
         raise
     return {
@@ -280,3 +287,33 @@ def process(source_path, out_dir, progress: Callable[[float], None] | None = Non
         "relocation": relocation,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+def make_pictures(video_path, out_dir, duration: float | None = None, exact_thumbnails: bool = False,
+                  abandon: threading.Event | None = None) -> dict:
+    """Make poster.jpg, sprite.jpg and sprite.json from the video at `video_path` into `out_dir`
+    (created if missing; other files in it are left alone, these three replaced).
+
+    duration: the video's length in seconds, which places the poster and the thumbnail slots
+        (probed when not given).
+    exact_thumbnails: decode every picture, so that each thumbnail and the poster show their own
+        moment rather than a keyframe near it; costs a full decode (several times a remux).
+    abandon: an Event; set, the pictures stop between two pictures (pictures.Abandoned).
+
+    Raises MediaRejected when the video has no picture to show; on any failure the previous
+    pictures in out_dir stay as they were. Returns each picture file's size and the seconds taken.
+    """
+    started = time.monotonic()
+    video, out_dir = Path(video_path), Path(out_dir)
+    if duration is None:
+        duration = probe(video).duration
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".pictures.partial-", dir=out_dir))
+    try:
+        pictures.make(video, work, duration, sprite.layout(duration), POSTER, SPRITE, SPRITE_INDEX, exact_thumbnails, abandon)
+        files = {name: (work / name).stat().st_size for name in PICTURE_NAMES}
+        for name in PICTURE_NAMES:
+            os.replace(work / name, out_dir / name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"files": files, "seconds": round(time.monotonic() - started, 3)}

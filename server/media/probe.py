@@ -72,6 +72,14 @@ class MediaInfo:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "MediaInfo":
+        """The probe as_dict() gave, back; raises TypeError or KeyError when `data` is not one
+        (e.g. written by a version whose probe had other fields)."""
+        video, audio = data["video"], data["audio"]
+        return cls(**{**data, "video": None if video is None else VideoInfo(**video),
+                      "audio": None if audio is None else AudioInfo(**audio)})
+
 
 def human_bytes(count: int) -> str:
     size = float(count)

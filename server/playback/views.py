@@ -21,7 +21,7 @@ from .. import models as m
 from ..auth import sessions
 from ..i18n import _
 from ..permissions import can, login_required
-from ..recordings import object_key, progress_of
+from ..recordings import has_pictures, object_key, progress_of
 from . import access, links, tokens
 from .ranges import Unsatisfiable, parse_range
 
@@ -134,7 +134,7 @@ def render_replay(recording: m.Recording, comment_form: dict | None = None, comm
             "error": comment_error,
         }
     return render_template("replay.html", recording=recording, token=token, progress=progress_of(recording), report=report,
-                           review=review, start_at=start_second(request.args.get("t"), recording)), status
+                           review=review, pictures=has_pictures(recording), start_at=start_second(request.args.get("t"), recording)), status
 
 
 def start_second(raw: str | None, recording: m.Recording) -> float | None:
@@ -157,7 +157,8 @@ def start_second(raw: str | None, recording: m.Recording) -> float | None:
 def status(recording_id: int):
     recording = _visible_recording(recording_id)
     return jsonify({"id": recording.id, "state": recording.state, "error": recording.error,
-                    "how": (recording.media or {}).get("how"), "progress": progress_of(recording)})
+                    "how": (recording.media or {}).get("how"), "progress": progress_of(recording),
+                    "pictures": has_pictures(recording)})
 
 
 def _refuse(status: int, reason: str):

@@ -18,10 +18,32 @@
     var label = document.getElementById("scrub-time");
     var sprite = null;
 
-    fetch(root.dataset.spriteIndex, { credentials: "omit" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (index) { sprite = index; })
-      .catch(function () { sprite = null; });
+    function loadSprite() {
+      fetch(root.dataset.spriteIndex, { credentials: "omit" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (index) { sprite = index; })
+        .catch(function () { sprite = null; });
+    }
+
+    // The video plays as soon as it is stored; its poster and sprite are made just after
+    // (workers/media.py). Until they are, ask the status now and then, and show them when
+    // they arrive, without reloading a video that may be playing.
+    function waitForPictures(triesLeft) {
+      if (triesLeft <= 0) { return; }
+      window.setTimeout(function () {
+        fetch(root.dataset.status, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (r) { return r.json(); })
+          .then(function (status) {
+            if (!status.pictures) { waitForPictures(triesLeft - 1); return; }
+            if (!video.getAttribute("poster")) { video.setAttribute("poster", root.dataset.poster); }
+            root.dataset.pictures = "ready";
+            loadSprite();
+          })
+          .catch(function () { waitForPictures(triesLeft - 1); });
+      }, 2000);
+    }
+
+    if (root.dataset.pictures === "ready") { loadSprite(); } else { waitForPictures(60); }
 
     function duration() { return video.duration || Number(bar.getAttribute("aria-valuemax")) || 0; }
 
