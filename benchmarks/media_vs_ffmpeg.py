@@ -27,6 +27,7 @@ transaction, an encrypted object) weigh as much as the copy.
 
 from __future__ import annotations
 
+import os
 import resource
 import shlex
 import subprocess
@@ -76,11 +77,17 @@ def _measure(ctx: common.Context, kind: str, source, runs: int) -> dict:
     # more by other work than bare ffmpeg is, and CPU time says so whatever the load.
     bare_all, wav_all, job_all, engine_all, bare_cpu, job_cpu, pictures_all = [], [], [], [], [], [], []
     result = None
+    # Every timed step starts after a sync: the dirty pages the step before it left (bare ffmpeg
+    # writes 60-135 MB on the webcam input and never syncs) are then not being written back
+    # while it runs, competing with the job's one fsync for the disk.
     for _ in range(runs):
+        os.sync()
         cpu = _cpu_seconds()
         bare_all.append(common.best_of(1, lambda: subprocess.run(command, check=True))[0])
         bare_cpu.append(_cpu_seconds() - cpu)
+        os.sync()
         wav_all.append(common.best_of(1, lambda: subprocess.run(with_wav, check=True))[0])
+        os.sync()
         started, cpu = time.perf_counter(), _cpu_seconds()
         result = instance.process(recording.id)
         job_all.append(time.perf_counter() - started)
@@ -88,6 +95,7 @@ def _measure(ctx: common.Context, kind: str, source, runs: int) -> dict:
         if not result or result.get("state") != "ready":
             raise RuntimeError(f"media job on {source.name} did not finish ready: {result}")
         engine_all.append(instance.recording(recording.id).media["seconds"])
+        os.sync()
         started = time.perf_counter()
         made = instance.make_pictures(recording.id)
         pictures_all.append(time.perf_counter() - started)
