@@ -239,7 +239,7 @@ def report(f: dict) -> list[str]:
              f"| records/s (`framework.execute`, inline) | {f['records_per_s']} ({f['records']} records in {f['migrate_s']} s) | "
              f"{f.get('floor_rows_per_s', '-')} rows/s (peewee insert, one transaction each) | {f.get('ratio_to_floor', '-')} |"]
     for kind, m in f["media"].items():
-        lines.append(f"| recordings/min, {kind} (media job, sample of {m['sample']}) | {m['per_minute']} | "
+        lines.append(f"| recordings/min, {kind} (media and pictures jobs, sample of {m['sample']}) | {m['per_minute']} | "
                      f"{m['bare_per_minute']} (bare ffmpeg, MP4 only) | {m['ratio']} |")
     r = f["resume"]
     lines.append(f"| resume after kill -9 at record {r['killed_after_items']} | {r['killed_s']} s + {r['resume_s']} s | "
