@@ -97,3 +97,21 @@ def test_a_damaged_original_fails_the_job_and_stores_nothing(app, recording):
         process_recording(recording.id)
     assert m.Recording.get_by_id(recording.id).state == "failed"
     assert not any(store.exists(object_key(recording.id, name)) for name in OUTPUT_NAMES)
+
+
+def test_pictures_that_cannot_be_made_leave_the_recording_ready(app, recording, monkeypatch, caplog):
+    """pictures.make's own refusal (no picture decodes) is final: not retried, the replay plays."""
+    import av
+
+    from talentreel.server.media import pictures
+
+    def undecodable(*args, **kwargs):
+        raise av.error.InvalidDataError(0, "no picture can be decoded")
+
+    process_recording(recording.id)
+    monkeypatch.setattr(pictures, "make", undecodable)
+    assert "no picture can be decoded" in make_pictures(recording.id)["failed"]
+    after = m.Recording.get_by_id(recording.id)
+    assert after.state == "ready" and not has_pictures(after)
+    assert not any(app.extensions["talentreel"].store.exists(object_key(recording.id, name)) for name in PICTURE_NAMES)
+    assert "no poster or sprite" in caplog.text

@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import av
 from rq import get_current_job
 
 from talentreel.server import jobs, models as m
@@ -182,7 +183,12 @@ def make_pictures(recording_id: int) -> dict:
         video = work / pipeline.VIDEO
         _decrypt_to(store, object_key(recording_id, pipeline.VIDEO), video)
         report_progress(0.3, "pictures")
-        result = pipeline.make_pictures(video, work / "out", duration=recording.duration_seconds or None)
+        try:
+            result = pipeline.make_pictures(video, work / "out", duration=recording.duration_seconds or None)
+        except av.error.FFmpegError as exc:
+            # No picture decodes from a video that plays (ffmpeg made it): retrying cannot help.
+            log.warning("recording %s: no poster or sprite: %s", recording_id, exc)
+            return {"failed": str(exc)}
         for name in pipeline.PICTURE_NAMES:
             with open(work / "out" / name, "rb") as fh:
                 store.put(object_key(recording_id, name), fh, candidate_id=recording.candidate_id)
