@@ -9,7 +9,7 @@ import redis as redis_lib
 from conftest import FIXTURES, REDIS_SERVER
 from talentreel.server import jobs, models as m
 from talentreel.server.accounts import default_organisation
-from talentreel.server.recordings import ingest_file, object_key
+from talentreel.server.recordings import OUTPUT_NAMES, has_pictures, ingest_file, object_key
 from talentreel.workers.worker import run_worker
 
 pytestmark = pytest.mark.redis
@@ -34,7 +34,9 @@ def test_ingest_process_and_range_on_s3(app, db, make_user, login, client):
     assert recording.state == "ready", recording.error
     assert recording.media["how"] == "remux"
     keys = sorted(state.storage.keys(f"recordings/{recording.id}/"))
-    assert object_key(recording.id, "video.mp4") in keys
+    # The burst worker ran the media job and then the pictures job it queued.
+    assert keys == sorted(object_key(recording.id, name) for name in ("original", *OUTPUT_NAMES))
+    assert has_pictures(recording)
     raw = state.storage.open(object_key(recording.id, "video.mp4")).read(4)
     assert raw == b"TREN"  # ciphertext in the bucket
 
