@@ -146,3 +146,27 @@ def test_audit_verify_finds_an_edited_row(data_dir, cli_env, database_url):
         m.AuditEvent.update(actor_name="someone else").where(m.AuditEvent.id == 2).execute()
     bad = talentreel("audit", "verify", data_dir=data_dir, env=cli_env, check=False)
     assert bad.returncode == 1 and "event 2" in bad.stdout and "edited" in bad.stdout
+
+
+def test_data_may_follow_the_command(tmp_path, cli_env):
+    """`talentreel up --data DIR` (as the messages and docs write it) is `talentreel --data DIR up`."""
+    data_dir = tmp_path / "after"
+    result = subprocess.run([sys.executable, "-m", "talentreel.server.cli", "init", "--json", "--data", str(data_dir)],
+                            capture_output=True, text=True, env=dict(os.environ, **cli_env), timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert any(data_dir.iterdir())
+    nested = subprocess.run([sys.executable, "-m", "talentreel.server.cli", "keys", "status", "--data", str(data_dir), "--json"],
+                            capture_output=True, text=True, env=dict(os.environ, **cli_env), timeout=120, cwd=tmp_path)
+    assert nested.returncode == 0, nested.stderr
+    assert not (tmp_path / "talentreel-data").exists()  # the default, had --data been ignored
+
+
+def test_ingest_wait_without_a_running_instance_says_so_at_once(data_dir, cli_env):
+    """Nothing would process the recording: --wait does not wait an hour for it. It stays
+    stored, and its job recorded, for when the instance runs."""
+    started = time.monotonic()
+    result = talentreel("ingest", str(FIXTURES / "interview_en" / "legacy_h264.flv"), "--candidate", "Li Lei", "--wait", "--json",
+                        data_dir=data_dir, env=dict(cli_env, TALENTREEL_REDIS_URL=""), check=False)
+    assert result.returncode == 1 and time.monotonic() - started < 60
+    assert json.loads(result.stdout)["state"] == "uploaded"
+    assert "is stored, but nothing will process it yet" in result.stderr and "talentreel up --data" in result.stderr

@@ -51,6 +51,14 @@ def ingest(instance: Instance, path, candidate_name, email, opening_id, wait, ti
             interview = m.Interview.get_or_create(candidate=candidate, opening=opening)[0]
         recording = ingest_file(state, path, candidate=candidate, interview=interview, original_name=path.name)
     result = {"recording_id": recording.id, "candidate_id": candidate.id, "state": recording.state}
+    problem = _nothing_processes_it(state.settings)
+    if problem:
+        # Stored and its job recorded: a worker started later picks it up. Waiting for one that
+        # is not there would only hang.
+        click.echo(f"recording {recording.id} is stored, but {problem}", err=True)
+        if wait:
+            emit(result, as_json, f"recording {recording.id}: {result['state']}")
+            raise SystemExit(1)
     if wait:
         deadline = time.monotonic() + timeout
         while True:
@@ -66,6 +74,23 @@ def ingest(instance: Instance, path, candidate_name, email, opening_id, wait, ti
     emit(result, as_json, text)
     if wait and result["state"] != "ready":
         raise SystemExit(1)
+
+
+def _nothing_processes_it(settings) -> str | None:
+    """Why no worker will process a queued recording now (no instance running, Redis down, no
+    worker on the media queue), or None when one will."""
+    from rq import Worker
+
+    from .. import jobs
+    from ..errors import InstanceNotRunning, QueueUnavailable
+
+    try:
+        conn = jobs.connect(settings)
+    except (InstanceNotRunning, QueueUnavailable) as exc:
+        return f"nothing will process it yet: {exc}. It is processed once the instance runs."
+    if not any("media" in worker.queue_names() for worker in Worker.all(connection=conn)):
+        return "no worker is running on the media queue: it is processed once one starts (`talentreel up` or `talentreel worker`)."
+    return None
 
 
 @cli.command()

@@ -18,12 +18,12 @@ import click
 
 from .. import models as m
 from ..errors import InstanceNotRunning, NotFound, QueueUnavailable, TalentReelError
-from . import Instance, cli, emit, json_option, pass_instance
+from . import Group, Instance, cli, emit, json_option, pass_instance
 
 POLL_SECONDS = 1.0
 
 
-class _MigrateGroup(click.Group):
+class _MigrateGroup(Group):
     """`migrate KIND PATH` is short for `migrate run KIND PATH`."""
 
     def parse_args(self, ctx, args):
