@@ -300,8 +300,9 @@ def make_pictures(video_path, out_dir, duration: float | None = None, exact_thum
         moment rather than a keyframe near it; costs a full decode (several times a remux).
     abandon: an Event; set, the pictures stop between two pictures (pictures.Abandoned).
 
-    Raises MediaRejected when the video has no picture to show; on any failure the previous
-    pictures in out_dir stay as they were. Returns each picture file's size and the seconds taken.
+    Raises av.error.FFmpegError (InvalidDataError: no picture can be decoded) when the video has
+    no picture to show; on any failure the previous pictures in out_dir stay as they were.
+    Returns each picture file's size and the seconds taken.
     """
     started = time.monotonic()
     video, out_dir = Path(video_path), Path(out_dir)
