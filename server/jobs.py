@@ -146,3 +146,16 @@ def reconcile(settings, conn: redis.Redis) -> list[int]:
 
 def queue_depths(conn: redis.Redis) -> dict[str, int]:
     return {name: Queue(name, connection=conn).count for name in defaults.QUEUES}
+
+
+def worker_listening(settings, queue: str) -> bool:
+    """Whether a worker is registered on `queue` in the instance's Redis (False when Redis, or
+    the instance that runs it, cannot be reached): what a command that hands work to a worker
+    asks before waiting for one."""
+    from rq import Worker
+
+    try:
+        conn = connect(settings)
+    except (QueueUnavailable, InstanceNotRunning):
+        return False
+    return any(queue in worker.queue_names() for worker in Worker.all(connection=conn))

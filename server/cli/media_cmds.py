@@ -79,16 +79,14 @@ def ingest(instance: Instance, path, candidate_name, email, opening_id, wait, ti
 def _nothing_processes_it(settings) -> str | None:
     """Why no worker will process a queued recording now (no instance running, Redis down, no
     worker on the media queue), or None when one will."""
-    from rq import Worker
-
     from .. import jobs
     from ..errors import InstanceNotRunning, QueueUnavailable
 
     try:
-        conn = jobs.connect(settings)
+        jobs.connect(settings)
     except (InstanceNotRunning, QueueUnavailable) as exc:
         return f"nothing will process it yet: {exc}. It is processed once the instance runs."
-    if not any("media" in worker.queue_names() for worker in Worker.all(connection=conn)):
+    if not jobs.worker_listening(settings, "media"):
         return "no worker is running on the media queue: it is processed once one starts (`talentreel up` or `talentreel worker`)."
     return None
 

@@ -17,7 +17,7 @@ import time
 import click
 
 from .. import models as m
-from ..errors import InstanceNotRunning, NotFound, QueueUnavailable, TalentReelError
+from ..errors import NotFound, TalentReelError
 from . import Group, Instance, cli, emit, json_option, pass_instance
 
 POLL_SECONDS = 1.0
@@ -41,18 +41,6 @@ def migrate():
 
 def _state(instance: Instance):
     return instance.app().extensions["talentreel"]
-
-
-def _worker_listening(settings) -> bool:
-    from rq import Worker
-
-    from .. import jobs
-
-    try:
-        conn = jobs.connect(settings)
-    except (QueueUnavailable, InstanceNotRunning):
-        return False
-    return any("migration" in worker.queue_names() for worker in Worker.all(connection=conn))
 
 
 @migrate.command("run")
@@ -92,7 +80,7 @@ def run_migration(instance: Instance, kind, location, label_map, dry_run, dedup,
         if not as_json and resumed:
             click.echo(f"resuming run {run.id} (attempt {run.attempts + 1})", err=True)
         if inline is None:
-            inline = not _worker_listening(state.settings)
+            inline = not jobs.worker_listening(state.settings, QUEUE)
         if inline:
             report = framework.execute(state, run.id, publish=None if as_json else _progress_printer())
         else:
